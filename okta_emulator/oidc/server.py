@@ -62,8 +62,30 @@ MISSING_SCOPE = (
 UNKNOWN_SCOPE = "One or more scopes are not configured for the authorization server resource."
 MISSING_STATE = "The authorization request is missing the required 'state' parameter."
 
+# Okta's descriptions for errors that authlib raises without one.
+DEFAULT_DESCRIPTIONS = {
+    "login_required": "The client specified not to prompt, but the user is not logged in.",
+    "unsupported_grant_type": "The grant type in the request isn't supported.",
+    "unsupported_response_type": "The response type contained in the request isn't supported.",
+    "invalid_request": "The request is missing a required parameter or is otherwise malformed.",
+    "invalid_grant": INVALID_CODE,
+    "invalid_scope": UNKNOWN_SCOPE,
+    "unauthorized_client": "The client isn't authorized to use the provided grant type.",
+    "unsupported_token_type": "The token_type_hint isn't supported.",
+}
+
+
+def with_okta_description(error):
+    """Give an authlib error Okta's description when authlib left it without one."""
+    if not error.description:
+        error.description = DEFAULT_DESCRIPTIONS.get(error.error, error.error)
+    return error
+
 
 class OktaAuthorizationServer(AuthorizationServer):
+    def handle_error_response(self, request, error):
+        return super().handle_error_response(request, with_okta_description(error))
+
     def validate_requested_scope(self, scope):
         if not scope:
             raise InvalidScopeError(MISSING_SCOPE)

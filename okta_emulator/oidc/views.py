@@ -12,13 +12,15 @@ from authlib.integrations.flask_oauth2.requests import FlaskJsonRequest
 from authlib.oauth2.rfc6749 import InvalidRequestError, OAuth2Error
 from flask import Blueprint, Response, jsonify, redirect, render_template, request
 
-from okta_emulator.errors import not_found
-from okta_emulator.oidc import sessions
+from okta_emulator.app import read_json
+from okta_emulator.errors import not_found, validation_failed
+from okta_emulator.oidc import repository, sessions
 from okta_emulator.oidc.claims import TooManyGroupsError, userinfo_claims
 from okta_emulator.oidc.context import EXTENSION_NAME, current_provider
 from okta_emulator.oidc.keys import public_jwks
 from okta_emulator.oidc.metadata import oauth_metadata, openid_metadata
 from okta_emulator.oidc.provider import AUTHORIZATION_SERVER_ID, OidcProvider
+from okta_emulator.oidc.server import with_okta_description
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +130,8 @@ def authorize(auth_server_id):
 
 
 def _redirect_with_error(redirect_uri: str, error: OAuth2Error):
-    params = [("error", error.error), ("error_description", error.get_error_description())]
+    with_okta_description(error)
+    params = [("error", error.error), ("error_description", error.description)]
     state = request.values.get("state")
     if state:
         params.append(("state", state))
@@ -276,3 +279,85 @@ def logout(auth_server_id):
     if sessions.current_session(provider) is None:
         sessions.clear_session_cookie(response)
     return response
+
+
+# --- test hooks (API-token authenticated, like every /_emulator/ path) ---------------------------
+
+OVERRIDES_PATH = "/_emulator/oidc/id-token-overrides"
+MAX_OVERRIDE_COUNT = 1000
+
+
+@blueprint.post(OVERRIDES_PATH)
+def add_id_token_override():
+    """Make the next `count` ID tokens for a client carry changed claims or a bad signature.
+
+    Body: {"clientId", "count" (default 1), "claims" (merged over the issued claims),
+    "removeClaims" (claim names to drop), "badSignature" (sign with a key not in the JWKS)}.
+    """
+    body = read_json()
+    override = _parse_override(body)
+    provider = current_provider()
+    if provider.query_client(override["client_id"]) is None:
+        raise not_found(override["client_id"], "OAuth2Client")
+    with provider.transaction() as connection:
+        override_id = repository.add_id_token_override(connection, **override)
+    log.info(
+        "Next %d ID tokens for client %s carry test overrides",
+        override["count"],
+        override["client_id"],
+    )
+    return jsonify({"id": override_id, **_override_document(override)}), 201
+
+
+@blueprint.get(OVERRIDES_PATH)
+def list_id_token_overrides():
+    with current_provider().connection() as connection:
+        return jsonify(repository.list_id_token_overrides(connection))
+
+
+@blueprint.delete(OVERRIDES_PATH)
+def clear_id_token_overrides():
+    with current_provider().transaction() as connection:
+        repository.clear_id_token_overrides(connection)
+    return Response(b"", status=204)
+
+
+def _parse_override(body) -> dict:
+    if not isinstance(body, dict):
+        raise validation_failed("body", "must be a JSON object")
+    client_id = body.get("clientId")
+    if not isinstance(client_id, str) or not client_id:
+        raise validation_failed("clientId", "is required and must be a client id string")
+    count = body.get("count", 1)
+    if (
+        isinstance(count, bool)
+        or not isinstance(count, int)
+        or not 1 <= count <= MAX_OVERRIDE_COUNT
+    ):
+        raise validation_failed("count", f"must be an integer from 1 to {MAX_OVERRIDE_COUNT}")
+    claims = body.get("claims", {})
+    if not isinstance(claims, dict):
+        raise validation_failed("claims", "must be a JSON object of claim names to values")
+    remove_claims = body.get("removeClaims", [])
+    if not isinstance(remove_claims, list) or not all(isinstance(n, str) for n in remove_claims):
+        raise validation_failed("removeClaims", "must be a list of claim names")
+    bad_signature = body.get("badSignature", False)
+    if not isinstance(bad_signature, bool):
+        raise validation_failed("badSignature", "must be true or false")
+    return {
+        "client_id": client_id,
+        "count": count,
+        "claims": claims,
+        "remove_claims": remove_claims,
+        "bad_signature": bad_signature,
+    }
+
+
+def _override_document(override: dict) -> dict:
+    return {
+        "clientId": override["client_id"],
+        "remaining": override["count"],
+        "claims": override["claims"],
+        "removeClaims": override["remove_claims"],
+        "badSignature": override["bad_signature"],
+    }
