@@ -5,4 +5,4 @@ imported; see portal/settings.py).
 """
 
 # The Okta emulator's pytest plugin (fixture `okta_emulator`) is registered here:
-# pytest_plugins = ["okta_emulator.testing"]
+pytest_plugins = ["okta_emulator.testing"]

@@ -1,0 +1,182 @@
+"""Apps: list, get, app users (list, get, assign, unassign) and app group assignments."""
+
+import re
+
+from flask import Blueprint, request
+
+from .. import directory, query
+from ..app import base_url, current_actor, empty_response, json_response, read_json, runtime
+from ..paging import decode_cursor, encode_cursor, link_header, parse_limit
+
+blueprint = Blueprint("apps", __name__)
+
+_APP_FIELDS = {
+    "id": "id",
+    "status": "status",
+    "name": "name",
+    "label": "label",
+    "signOnMode": "sign_on_mode",
+    "lastUpdated": "last_updated",
+    "created": "created",
+}
+_PROFILE_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _app_column(attribute):
+    return _APP_FIELDS.get(attribute)
+
+
+@blueprint.get("/api/v1/apps")
+def list_apps():
+    store = runtime().store
+    args = request.args
+    limit = parse_limit(args, 20, 200)
+    where, params = [], []
+    filter_text, q = args.get("filter"), args.get("q")
+    if filter_text:
+        sql, sql_params = query.to_sql(query.parse(filter_text), _app_column, filter_text)
+        where.append(sql)
+        params += sql_params
+    if q:
+        # `q` matches the start of the app's name or label.
+        escaped = q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        where.append("(lower(label) LIKE ? ESCAPE '\\' OR lower(name) LIKE ? ESCAPE '\\')")
+        params += [escaped, escaped]
+    after = args.get("after")
+    if after:
+        where.append("id > ?")
+        params.append(decode_cursor(after))
+    sql = (
+        "SELECT * FROM apps"
+        + (f" WHERE {' AND '.join(where)}" if where else "")
+        + " ORDER BY id LIMIT ?"
+    )
+    rows = store.db.execute(sql, params + [limit + 1]).fetchall()
+    next_cursor = encode_cursor(rows[limit - 1]["id"]) if len(rows) > limit else None
+    base = base_url()
+    body = "[" + ",".join(directory.render_app(row, base) for row in rows[:limit]) + "]"
+    link_params = {
+        "filter": filter_text,
+        "q": q,
+        "limit": args.get("limit") or "20",
+        "after": after,
+    }
+    return json_response(
+        body, headers={"Link": link_header(base, "/api/v1/apps", link_params, next_cursor)}
+    )
+
+
+@blueprint.get("/api/v1/apps/<app_id>")
+def get_app(app_id):
+    return json_response(
+        directory.render_app(directory.find_app(runtime().store, app_id), base_url())
+    )
+
+
+@blueprint.get("/api/v1/apps/<app_id>/users")
+def list_app_users(app_id):
+    store = runtime().store
+    directory.find_app(store, app_id)
+    limit = parse_limit(request.args, 50, 500)
+    after = request.args.get("after")
+    params = [app_id]
+    where = "au.app_id = ?"
+    if after:
+        where += " AND au.user_id > ?"
+        params.append(decode_cursor(after))
+    rows = store.db.execute(
+        directory.APP_USER_SELECT + f"WHERE {where} ORDER BY au.user_id LIMIT ?",
+        params + [limit + 1],
+    ).fetchall()
+    next_cursor = encode_cursor(rows[limit - 1]["user_id"]) if len(rows) > limit else None
+    base = base_url()
+    body = "[" + ",".join(directory.render_app_user(row, base) for row in rows[:limit]) + "]"
+    link_params = {"limit": request.args.get("limit") or "50", "after": after}
+    return json_response(
+        body,
+        headers={
+            "Link": link_header(base, f"/api/v1/apps/{app_id}/users", link_params, next_cursor)
+        },
+    )
+
+
+@blueprint.post("/api/v1/apps/<app_id>/users")
+def assign_user(app_id):
+    store = runtime().store
+    user_id = directory.assign_user(store, app_id, read_json(), current_actor(), request)
+    return json_response(
+        directory.render_app_user(directory.find_app_user(store, app_id, user_id), base_url())
+    )
+
+
+@blueprint.get("/api/v1/apps/<app_id>/users/<user_id>")
+def get_app_user(app_id, user_id):
+    store = runtime().store
+    directory.find_app(store, app_id)
+    return json_response(
+        directory.render_app_user(directory.find_app_user(store, app_id, user_id), base_url())
+    )
+
+
+@blueprint.delete("/api/v1/apps/<app_id>/users/<user_id>")
+def unassign_user(app_id, user_id):
+    directory.unassign_user(runtime().store, app_id, user_id, current_actor(), request)
+    return empty_response()
+
+
+@blueprint.get("/api/v1/apps/<app_id>/groups")
+def list_app_groups(app_id):
+    store = runtime().store
+    directory.find_app(store, app_id)
+    limit = parse_limit(request.args, 20, 200)
+    after = request.args.get("after")
+    params = [app_id]
+    where = "app_id = ?"
+    if after:
+        where += " AND group_id > ?"
+        params.append(decode_cursor(after))
+    rows = store.db.execute(
+        f"SELECT * FROM app_groups WHERE {where} ORDER BY group_id LIMIT ?", params + [limit + 1]
+    ).fetchall()
+    next_cursor = encode_cursor(rows[limit - 1]["group_id"]) if len(rows) > limit else None
+    base = base_url()
+    body = "[" + ",".join(directory.render_app_group(row, base) for row in rows[:limit]) + "]"
+    link_params = {"limit": request.args.get("limit") or "20", "after": after}
+    return json_response(
+        body,
+        headers={
+            "Link": link_header(base, f"/api/v1/apps/{app_id}/groups", link_params, next_cursor)
+        },
+    )
+
+
+@blueprint.get("/api/v1/apps/<app_id>/groups/<group_id>")
+def get_app_group(app_id, group_id):
+    store = runtime().store
+    directory.find_app(store, app_id)
+    row = store.db.execute(
+        "SELECT * FROM app_groups WHERE app_id = ? AND group_id = ?", (app_id, group_id)
+    ).fetchone()
+    if row is None:
+        from ..errors import not_found
+
+        raise not_found(group_id, "ApplicationGroupAssignment")
+    return json_response(directory.render_app_group(row, base_url()))
+
+
+@blueprint.put("/api/v1/apps/<app_id>/groups/<group_id>")
+def assign_group(app_id, group_id):
+    store = runtime().store
+    directory.assign_group(
+        store, app_id, group_id, read_json(required=False), current_actor(), request
+    )
+    row = store.db.execute(
+        "SELECT * FROM app_groups WHERE app_id = ? AND group_id = ?", (app_id, group_id)
+    ).fetchone()
+    return json_response(directory.render_app_group(row, base_url()))
+
+
+@blueprint.delete("/api/v1/apps/<app_id>/groups/<group_id>")
+def unassign_group(app_id, group_id):
+    directory.unassign_group(runtime().store, app_id, group_id, current_actor(), request)
+    return empty_response()

@@ -1,0 +1,171 @@
+"""Users: list/search, get, create, lifecycle, delete and a user's groups."""
+
+import re
+
+from flask import Blueprint, request
+
+from .. import directory, query
+from ..app import base_url, current_actor, empty_response, json_response, read_json, runtime
+from ..errors import OktaError
+from ..paging import decode_cursor, encode_cursor, link_header, parse_limit
+from ..store import USER_COLUMNS
+
+blueprint = Blueprint("users", __name__)
+
+_USER_FIELDS = {
+    "id": "id",
+    "status": "status",
+    "created": "created",
+    "activated": "activated",
+    "statusChanged": "status_changed",
+    "lastLogin": "last_login",
+    "lastUpdated": "last_updated",
+    "passwordChanged": "password_changed",
+}
+# `filter` accepts only these attributes, with eq, except lastUpdated which also takes gt/ge/lt/le.
+_FILTERABLE = {
+    "id",
+    "status",
+    "lastUpdated",
+    "profile.login",
+    "profile.email",
+    "profile.firstName",
+    "profile.lastName",
+}
+_PROFILE_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _user_column(attribute):
+    if attribute in _USER_FIELDS:
+        return _USER_FIELDS[attribute]
+    if attribute == "type.id":
+        return f"'{directory.USER_TYPE_ID}'"
+    if attribute.startswith("profile."):
+        key = attribute.split(".", 1)[1]
+        if _PROFILE_KEY.match(key):
+            return f"json_extract(profile, '$.{key}')"
+    return None
+
+
+def _check_filter(tree, text):
+    for _kind, attribute, operator, _value in query.comparisons(tree):
+        if attribute not in _FILTERABLE:
+            raise query.invalid(text, f"filter does not support {attribute!r}; use search")
+        if operator != "eq" and not (
+            attribute == "lastUpdated" and operator in ("gt", "ge", "lt", "le")
+        ):
+            raise query.invalid(
+                text, f"filter supports only eq (and gt/ge/lt/le on lastUpdated), not {operator!r}"
+            )
+
+
+@blueprint.get("/api/v1/users")
+def list_users():
+    store = runtime().store
+    args = request.args
+    search, filter_text, q = args.get("search"), args.get("filter"), args.get("q")
+    if search and (filter_text or q):
+        raise OktaError("E0000033")
+    base = base_url()
+    if q is not None and not search and not filter_text:
+        return _list_by_prefix(store, q, parse_limit(args, 10, 200), base)
+
+    limit = parse_limit(args, 200, 200)
+    where, params = [], []
+    if search:
+        sql, sql_params = query.to_sql(query.parse(search), _user_column, search)
+        where.append(sql)
+        params += sql_params
+    elif filter_text:
+        tree = query.parse(filter_text)
+        _check_filter(tree, filter_text)
+        sql, sql_params = query.to_sql(tree, _user_column, filter_text)
+        where.append(sql)
+        params += sql_params
+    else:
+        # Without search or filter Okta leaves DEPROVISIONED users out of the list.
+        where.append("status != 'DEPROVISIONED'")
+    after = args.get("after")
+    if after:
+        where.append("id > ?")
+        params.append(decode_cursor(after))
+    sql = f"SELECT {USER_COLUMNS} FROM users WHERE {' AND '.join(where)} ORDER BY id LIMIT ?"
+    rows = store.db.execute(sql, params + [limit + 1]).fetchall()
+    next_cursor = encode_cursor(rows[limit - 1][0]) if len(rows) > limit else None
+    rows = rows[:limit]
+    body = "[" + ",".join(directory.render_user_row(row, base, full=False) for row in rows) + "]"
+    link_params = {
+        "search": search,
+        "filter": filter_text,
+        "limit": args.get("limit"),
+        "after": after,
+    }
+    return json_response(
+        body, headers={"Link": link_header(base, "/api/v1/users", link_params, next_cursor)}
+    )
+
+
+def _list_by_prefix(store, q, limit, base):
+    """`q` matches the start of firstName, lastName or email, case-insensitively; it has no paging."""
+    escaped = q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    sql = (
+        f"SELECT {USER_COLUMNS} FROM users WHERE status != 'DEPROVISIONED' AND ("
+        "lower(json_extract(profile, '$.firstName')) LIKE ? ESCAPE '\\' OR "
+        "lower(json_extract(profile, '$.lastName')) LIKE ? ESCAPE '\\' OR "
+        "lower(json_extract(profile, '$.email')) LIKE ? ESCAPE '\\') ORDER BY id LIMIT ?"
+    )
+    rows = store.db.execute(sql, (escaped, escaped, escaped, limit)).fetchall()
+    body = "[" + ",".join(directory.render_user_row(row, base, full=False) for row in rows) + "]"
+    return json_response(body)
+
+
+@blueprint.post("/api/v1/users")
+def create_user():
+    store = runtime().store
+    activate = request.args.get("activate", "true").lower() != "false"
+    body = read_json()
+    user_id = directory.create_user(store, body, activate, current_actor(), request)
+    row = directory.find_user_row(store, user_id)
+    return json_response(directory.render_user_row(row, base_url(), full=True))
+
+
+@blueprint.get("/api/v1/users/<path:user_id>")
+def get_user(user_id):
+    if "/" in user_id:
+        raise OktaError("E0000007", f"{request.path} (Path)")
+    row = directory.find_user_row(runtime().store, user_id)
+    return json_response(directory.render_user_row(row, base_url(), full=True))
+
+
+@blueprint.delete("/api/v1/users/<user_id>")
+def delete_user(user_id):
+    directory.delete_user(runtime().store, user_id, current_actor(), request)
+    return empty_response()
+
+
+@blueprint.post("/api/v1/users/<user_id>/lifecycle/<operation>")
+def lifecycle(user_id, operation):
+    if operation not in directory.LIFECYCLE:
+        raise OktaError("E0000007", f"{request.path} (Path)")
+    store = runtime().store
+    directory.change_status(store, user_id, operation, current_actor(), request)
+    if operation == "activate" and request.args.get("sendEmail", "true").lower() == "false":
+        token = directory.activation_token()
+        return json_response(
+            {"activationUrl": f"{base_url()}/tokens/{token}/verify", "activationToken": token}
+        )
+    return json_response({})
+
+
+@blueprint.get("/api/v1/users/<user_id>/groups")
+def user_groups(user_id):
+    store = runtime().store
+    user = directory.require_user(store, user_id)
+    rows = store.db.execute(
+        "SELECT g.* FROM group_members m JOIN groups g ON g.id = m.group_id WHERE m.user_id = ? ORDER BY g.id",
+        (user["id"],),
+    ).fetchall()
+    base = base_url()
+    body = "[" + ",".join(directory.render_group(row, base) for row in rows) + "]"
+    link = link_header(base, f"/api/v1/users/{user['id']}/groups", {"limit": "200"}, None)
+    return json_response(body, headers={"Link": link})

@@ -1,0 +1,130 @@
+-- Core tables of the Okta emulator. Store runs this file on every open, so every statement must
+-- be idempotent. Timestamps are Okta's wire format ("2026-01-31T12:00:00.000Z"), which sorts as
+-- text in time order.
+
+CREATE TABLE IF NOT EXISTS users (
+    id TEXT PRIMARY KEY,                 -- "00u" + 17 characters
+    login_lower TEXT NOT NULL UNIQUE,    -- lower-cased profile.login, for lookup by login
+    status TEXT NOT NULL,
+    created TEXT NOT NULL,
+    activated TEXT,
+    status_changed TEXT,
+    last_login TEXT,
+    last_updated TEXT NOT NULL,
+    password_changed TEXT,
+    profile TEXT NOT NULL,               -- JSON object, Okta's user profile
+    password_hash TEXT                   -- werkzeug.security hash, NULL for users without password
+);
+CREATE INDEX IF NOT EXISTS users_status ON users (status, id);
+CREATE INDEX IF NOT EXISTS users_last_updated ON users (last_updated);
+
+CREATE TABLE IF NOT EXISTS groups (
+    id TEXT PRIMARY KEY,                 -- "00g" + 17 characters
+    type TEXT NOT NULL,                  -- OKTA_GROUP, APP_GROUP or BUILT_IN
+    created TEXT NOT NULL,
+    last_updated TEXT NOT NULL,
+    last_membership_updated TEXT NOT NULL,
+    profile TEXT NOT NULL                -- JSON object with name and description
+);
+
+CREATE TABLE IF NOT EXISTS group_members (
+    group_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    created TEXT NOT NULL,
+    PRIMARY KEY (group_id, user_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS group_members_user ON group_members (user_id, group_id);
+
+CREATE TABLE IF NOT EXISTS apps (
+    id TEXT PRIMARY KEY,                 -- "0oa" + 17 characters
+    name TEXT NOT NULL,                  -- app integration name, e.g. "oidc_client", "bookmark"
+    label TEXT NOT NULL,
+    status TEXT NOT NULL,                -- ACTIVE or INACTIVE
+    sign_on_mode TEXT NOT NULL,          -- OPENID_CONNECT, SAML_2_0, BOOKMARK, ...
+    created TEXT NOT NULL,
+    last_updated TEXT NOT NULL,
+    settings TEXT NOT NULL DEFAULT '{}'  -- JSON object, the app's "settings"
+);
+
+CREATE TABLE IF NOT EXISTS app_users (
+    app_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    scope TEXT NOT NULL,                 -- USER (direct) or GROUP (through an app group)
+    status TEXT NOT NULL,
+    created TEXT NOT NULL,
+    last_updated TEXT NOT NULL,
+    status_changed TEXT NOT NULL,
+    profile TEXT NOT NULL DEFAULT '{}',
+    PRIMARY KEY (app_id, user_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS app_users_user ON app_users (user_id);
+
+CREATE TABLE IF NOT EXISTS app_groups (
+    app_id TEXT NOT NULL,
+    group_id TEXT NOT NULL,
+    priority INTEGER NOT NULL DEFAULT 0,
+    last_updated TEXT NOT NULL,
+    profile TEXT NOT NULL DEFAULT '{}',
+    PRIMARY KEY (app_id, group_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS app_groups_group ON app_groups (group_id);
+
+-- OAuth clients of the OIDC provider, loaded from the seed file's `oidc_clients:` section.
+CREATE TABLE IF NOT EXISTS oauth_clients (
+    client_id TEXT PRIMARY KEY,
+    client_secret TEXT,
+    client_name TEXT NOT NULL,
+    app_id TEXT,                         -- the OPENID_CONNECT app this client belongs to, if any
+    redirect_uris TEXT NOT NULL,         -- JSON list
+    post_logout_redirect_uris TEXT NOT NULL,  -- JSON list
+    grant_types TEXT NOT NULL,           -- JSON list
+    response_types TEXT NOT NULL,        -- JSON list
+    token_endpoint_auth_method TEXT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS api_tokens (
+    token TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    user_id TEXT                         -- the admin the token acts as (the System Log actor)
+);
+
+-- System Log. seq orders events; published never decreases with seq.
+CREATE TABLE IF NOT EXISTS log_events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    uuid TEXT NOT NULL UNIQUE,
+    published TEXT NOT NULL,
+    event_type TEXT NOT NULL,
+    doc TEXT NOT NULL                    -- JSON, Okta's LogEvent
+);
+CREATE INDEX IF NOT EXISTS log_events_published ON log_events (published, seq);
+
+CREATE TABLE IF NOT EXISTS event_hooks (
+    id TEXT PRIMARY KEY,                 -- "who" + 17 characters
+    name TEXT NOT NULL,
+    status TEXT NOT NULL,                -- ACTIVE or INACTIVE
+    verification_status TEXT NOT NULL,   -- UNVERIFIED or VERIFIED
+    event_types TEXT NOT NULL,           -- JSON list of subscribed System Log event types
+    uri TEXT NOT NULL,
+    headers TEXT NOT NULL,               -- JSON list of {"key", "value"} sent with each delivery
+    auth_scheme TEXT,                    -- JSON {"type", "key", "value"} or NULL
+    created TEXT NOT NULL,
+    last_updated TEXT NOT NULL
+);
+
+-- Outbox of event hook deliveries: one row per (hook, event), claimed by the delivery thread.
+CREATE TABLE IF NOT EXISTS hook_deliveries (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    hook_id TEXT NOT NULL,
+    event_seq INTEGER NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at REAL NOT NULL,       -- Unix time
+    state TEXT NOT NULL DEFAULT 'pending',  -- pending, delivered or failed
+    last_error TEXT
+);
+CREATE INDEX IF NOT EXISTS hook_deliveries_due ON hook_deliveries (state, next_attempt_at);
+
+-- Values that outlive a reset (for example the seed org's name and base settings).
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
