@@ -82,7 +82,7 @@ def test_reused_code_is_invalid_grant(okta_org, issued_code):
 
 def test_expired_code_is_invalid_grant(okta_org, issued_code):
     code, verifier = issued_code
-    shift_clock(okta_org, 301)
+    okta_org.set_clock_offset(301)
 
     response = token_request(okta_org, code_grant(code, verifier))
 
@@ -282,7 +282,7 @@ def test_userinfo_with_invalid_token_is_401(okta_org):
 def test_userinfo_with_expired_token_is_401(okta_org, issued_code):
     code, verifier = issued_code
     access_token = token_request(okta_org, code_grant(code, verifier)).json()["access_token"]
-    shift_clock(okta_org, 3601)
+    okta_org.set_clock_offset(3601)
 
     response = requests.get(
         f"{okta_org.issuer}/v1/userinfo",
@@ -426,8 +426,3 @@ def test_logout_with_forged_id_token_shows_error_page(okta_org, browser, issued_
 def assert_session_still_active(browser):
     params, _ = browser.authorize_url_params(prompt="none")
     assert "code" in browser.authorize(params).params
-
-
-def shift_clock(okta_org, seconds):
-    response = okta_org.request("POST", "/_emulator/clock", json={"offsetSeconds": seconds})
-    assert response.status_code == 200, response.text

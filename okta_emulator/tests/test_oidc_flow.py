@@ -3,6 +3,7 @@ ID token's claims, userinfo, refresh tokens, the emulator session and System Log
 
 import base64
 import hashlib
+from urllib.parse import urlencode
 
 import pytest
 import requests
@@ -52,7 +53,7 @@ def decode_id_token(okta_org, id_token, nonce):
 
 def user_of(okta_org, login):
     response = okta_org.request("GET", f"/api/v1/users/{login}")
-    assert response.status_code == 200, response.text
+    assert response.status == 200, response.body
     return response.json()
 
 
@@ -252,7 +253,7 @@ def test_suspended_user_loses_emulator_session(okta_org, browser):
     sign_in_and_exchange(browser)
     user = user_of(okta_org, ACTIVE_LOGIN)
     suspend = okta_org.request("POST", f"/api/v1/users/{user['id']}/lifecycle/suspend")
-    assert suspend.status_code == 200, suspend.text
+    assert suspend.status == 200, suspend.body
     params, _ = browser.authorize_url_params(prompt="none")
 
     result = browser.authorize(params)
@@ -261,8 +262,9 @@ def test_suspended_user_loses_emulator_session(okta_org, browser):
 
 
 def seed_login_with_status(okta_org, status):
-    response = okta_org.request("GET", f'/api/v1/users?filter=status eq "{status}"&limit=1')
-    assert response.status_code == 200, response.text
+    query = urlencode({"filter": f'status eq "{status}"', "limit": 1})
+    response = okta_org.request("GET", f"/api/v1/users?{query}")
+    assert response.status == 200, response.body
     users = response.json()
     assert users, f"the seed org has no {status} user"
     return users[0]["profile"]["login"]
@@ -314,7 +316,7 @@ def test_logout_ends_session_and_redirects_with_state(okta_org, browser):
 
 def test_logout_accepts_expired_id_token_hint(okta_org, browser):
     _, tokens = sign_in_and_exchange(browser)
-    shift_clock(okta_org, 2 * 3600)
+    okta_org.set_clock_offset(2 * 3600)
 
     response = browser.http.get(
         f"{okta_org.issuer}/v1/logout",
@@ -328,8 +330,3 @@ def test_logout_accepts_expired_id_token_hint(okta_org, browser):
 
     assert response.status_code == 302
     assert response.headers["Location"] == "http://127.0.0.1:8000/"
-
-
-def shift_clock(okta_org, seconds):
-    response = okta_org.request("POST", "/_emulator/clock", json={"offsetSeconds": seconds})
-    assert response.status_code == 200, response.text
