@@ -20,8 +20,8 @@ log = logging.getLogger(__name__)
 
 AUTHORIZATION_SERVER_ID = "default"
 
-# The org id Okta puts in the ID token's idp claim when the seed does not name one.
-DEFAULT_ORG_ID = "00o1emulatorOrg00001"
+# The org id in the ID token's idp claim. The emulator has one org, so the id is fixed.
+ORG_ID = "00o1emulatorOrg00001"
 
 
 class OidcProvider:
@@ -53,9 +53,6 @@ class OidcProvider:
         if user is None or user["status"] != "ACTIVE":
             return None
         return user
-
-    def org_id(self) -> str:
-        return self.store.get_meta("org_id", DEFAULT_ORG_ID)
 
     # --- keys -------------------------------------------------------------------------------
 
@@ -146,7 +143,7 @@ class OidcProvider:
         claims = claim_builders.id_token_claims(
             issuer=self.issuer(),
             client_id=client_id,
-            org_id=self.org_id(),
+            org_id=ORG_ID,
             user=signed_in.user,
             scopes=scopes,
             issued_at=int(clock.now()),

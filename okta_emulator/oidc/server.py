@@ -149,15 +149,33 @@ class S256CodeChallenge(CodeChallenge):
             ) from None
 
 
-class RequireState:
-    """Okta rejects authorize requests without `state`."""
+class OktaAuthorizeRules:
+    """Okta's checks of an authorize request that authlib leaves optional."""
 
     def __call__(self, grant):
-        grant.register_hook("after_validate_authorization_request_payload", self.validate_state)
+        grant.register_hook("after_validate_authorization_request_payload", self.validate)
 
-    def validate_state(self, grant, redirect_uri):
+    def validate(self, grant, redirect_uri):
+        data = grant.request.payload.data
         if not grant.request.payload.state:
             raise InvalidRequestError(MISSING_STATE)
+        response_mode = data.get("response_mode", "query")
+        if response_mode != "query":
+            # Okta also supports fragment, form_post and okta_post_message; the emulator answers
+            # only with query parameters, so it rejects the others instead of ignoring them.
+            raise UnsupportedResponseModeError(
+                f"The response mode {response_mode!r} isn't supported by this authorization "
+                "server. Valid response modes: [`query`]."
+            )
+        max_age = data.get("max_age")
+        if max_age is not None and (not max_age.isdigit() or len(max_age) > 9):
+            raise InvalidRequestError(
+                f"The 'max_age' parameter must be whole seconds: {max_age!r}."
+            )
+
+
+class UnsupportedResponseModeError(InvalidRequestError):
+    error = "unsupported_response_mode"
 
 
 class OktaAuthorizationCodeGrant(AuthorizationCodeGrant):
@@ -341,7 +359,7 @@ def create_authorization_server() -> OktaAuthorizationServer:
     server = OktaAuthorizationServer()
     server.register_grant(
         OktaAuthorizationCodeGrant,
-        [S256CodeChallenge(required=True), RequireState(), OktaOpenIDCode()],
+        [S256CodeChallenge(required=True), OktaAuthorizeRules(), OktaOpenIDCode()],
     )
     server.register_grant(OktaRefreshTokenGrant, [OktaOpenIDToken()])
     server.register_endpoint(OktaRevocationEndpoint)

@@ -10,8 +10,10 @@ import logging
 from authlib.common.urls import add_params_to_uri
 from authlib.integrations.flask_oauth2.requests import FlaskJsonRequest
 from authlib.oauth2.rfc6749 import InvalidRequestError, OAuth2Error
+from authlib.oidc.core.errors import LoginRequiredError
 from flask import Blueprint, Response, jsonify, redirect, render_template, request
 
+from okta_emulator import clock
 from okta_emulator.app import read_json
 from okta_emulator.errors import not_found, validation_failed
 from okta_emulator.oidc import repository, sessions
@@ -119,7 +121,10 @@ def authorize(auth_server_id):
         grant = provider.server.get_consent_grant(end_user=signed_in)
     except OAuth2Error as error:
         return _redirect_with_error(redirect_uri, error)
-    if signed_in is None or (grant.prompt == "login" and not is_sign_in_attempt):
+    needs_sign_in = grant.prompt == "login" or _session_too_old(signed_in)
+    if signed_in is None or (needs_sign_in and not is_sign_in_attempt):
+        if request.values.get("prompt") == "none":
+            return _redirect_with_error(redirect_uri, LoginRequiredError())
         return _sign_in_page(client)
 
     response = provider.server.create_authorization_response(grant_user=signed_in, grant=grant)
@@ -127,6 +132,14 @@ def authorize(auth_server_id):
     if new_session_id:
         sessions.set_session_cookie(response, new_session_id)
     return response
+
+
+def _session_too_old(signed_in) -> bool:
+    """Return True if max_age asks for a fresher sign-in than the session's."""
+    max_age = request.values.get("max_age")
+    if signed_in is None or max_age is None:
+        return False
+    return clock.now() - signed_in.auth_time > int(max_age)
 
 
 def _redirect_with_error(redirect_uri: str, error: OAuth2Error):
@@ -150,7 +163,7 @@ def _sign_in_page(client, error: str | None = None, status: int = 200):
         client_name=client.client_name,
         action=request.path,
         hidden_fields=hidden_fields,
-        username=request.form.get("username", ""),
+        username=request.form.get("username") or request.values.get("login_hint", ""),
         error=error,
     )
     return Response(page, status=status, headers=_no_store_headers(), mimetype="text/html")

@@ -217,6 +217,9 @@ def test_missing_redirect_uri_gets_error_page(okta_org, browser):
         ({"scope": None}, "invalid_scope"),
         ({"scope": "openid admin"}, "invalid_scope"),
         ({"prompt": "none"}, "login_required"),
+        ({"prompt": "none login"}, "invalid_request"),
+        ({"response_mode": "form_post"}, "unsupported_response_mode"),
+        ({"max_age": "soon"}, "invalid_request"),
     ],
     ids=[
         "missing-pkce",
@@ -227,6 +230,9 @@ def test_missing_redirect_uri_gets_error_page(okta_org, browser):
         "missing-scope",
         "unknown-scope",
         "prompt-none-without-session",
+        "prompt-none-with-login",
+        "form-post-response-mode",
+        "non-numeric-max-age",
     ],
 )
 def test_authorize_error_redirects_to_client(okta_org, browser, overrides, error):

@@ -210,6 +210,49 @@ def test_prompt_none_with_session_returns_code(okta_org, browser):
     assert result.params["state"] == params["state"]
 
 
+def test_max_age_older_than_session_requires_sign_in(okta_org, browser):
+    sign_in_and_exchange(browser)
+    okta_org.set_clock_offset(120)
+    params, _ = browser.authorize_url_params(max_age="60")
+
+    page = browser.authorize(params)
+    silent = browser.authorize(browser.authorize_url_params(max_age="60", prompt="none")[0])
+    fresh_enough = browser.authorize(browser.authorize_url_params(max_age="600")[0])
+
+    assert page.redirect_uri is None
+    assert 'name="password"' in page.response.text
+    assert silent.params["error"] == "login_required"
+    assert "code" in fresh_enough.params
+
+
+def test_login_hint_prefills_username(okta_org, browser):
+    params, _ = browser.authorize_url_params(login_hint=ACTIVE_LOGIN)
+
+    page = browser.authorize(params)
+
+    assert f'name="username" value="{ACTIVE_LOGIN}"' in page.response.text
+
+
+def test_more_than_100_groups_fails_token_request(okta_org, browser):
+    user = user_of(okta_org, ACTIVE_LOGIN)
+    okta_org.set_rate_limits(enabled=False)
+    for number in range(101):
+        created = okta_org.request(
+            "POST", "/api/v1/groups", body={"profile": {"name": f"Many groups {number:03d}"}}
+        )
+        assert created.status == 200, created.body
+        added = okta_org.request("PUT", f"/api/v1/groups/{created.json()['id']}/users/{user['id']}")
+        assert added.status == 204, added.body
+    params, verifier = browser.authorize_url_params(scope="openid groups")
+    code = browser.sign_in(params, ACTIVE_LOGIN).params["code"]
+
+    response = browser.exchange_code(code, verifier)
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_request"
+    assert "more than the limit of 100" in response.json()["error_description"]
+
+
 def test_sign_in_page_keeps_request_parameters(okta_org, browser):
     params, _ = browser.authorize_url_params()
 
