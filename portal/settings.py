@@ -260,7 +260,9 @@ if PORTAL_ENV == "test":
 # --- Static files -------------------------------------------------------------------------------
 
 STATIC_URL = "/static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# collectstatic's target, served by whitenoise in production. Development and tests serve
+# static/ directly, so they need no collected copy.
+STATIC_ROOT = config.optional("STATIC_ROOT", str(BASE_DIR / "staticfiles")) if PRODUCTION else None
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
