@@ -142,6 +142,12 @@ class SignInBrowser:
             return page
         return self.submit_sign_in(page, username, password)
 
+    def logout(self, **params) -> requests.Response:
+        """GET the logout endpoint with the browser's cookies, without following the redirect."""
+        return self.http.get(
+            f"{self.issuer}/v1/logout", params=params, allow_redirects=False, timeout=30
+        )
+
     def exchange_code(
         self,
         code: str,
@@ -162,3 +168,9 @@ class SignInBrowser:
             auth=(client_id, client_secret),
             timeout=30,
         )
+
+
+def get_userinfo(issuer: str, access_token: str) -> requests.Response:
+    return requests.get(
+        f"{issuer}/v1/userinfo", headers={"Authorization": f"Bearer {access_token}"}, timeout=30
+    )

@@ -14,6 +14,7 @@ from okta_emulator.oidc.testing import (
     PORTAL_CLIENT_SECRET,
     PORTAL_REDIRECT_URI,
     SignInBrowser,
+    get_userinfo,
 )
 
 # Okta's spec lives next to the repository unless OKTA_OPENAPI_DIR points elsewhere.
@@ -123,11 +124,7 @@ def test_token_errors_match_spec(okta_org, oauth_spec, data, auth):
 def test_userinfo_matches_spec(okta_org, oauth_spec, tokens):
     access_token = tokens.json()["access_token"]
 
-    response = requests.get(
-        f"{okta_org.issuer}/v1/userinfo",
-        headers={"Authorization": f"Bearer {access_token}"},
-        timeout=30,
-    )
+    response = get_userinfo(okta_org.issuer, access_token)
 
     assert response.status_code == 200
     assert_matches_spec(oauth_spec, f"{ISSUER_PATH}/v1/userinfo", "get", response)

@@ -8,6 +8,7 @@ from okta_emulator.oidc.testing import (
     PORTAL_CLIENT_SECRET,
     PORTAL_REDIRECT_URI,
     SignInBrowser,
+    get_userinfo,
 )
 
 ACTIVE_LOGIN = "avery.stone@example.com"
@@ -290,11 +291,7 @@ def test_userinfo_with_expired_token_is_401(okta_org, issued_code):
     access_token = token_request(okta_org, code_grant(code, verifier)).json()["access_token"]
     okta_org.set_clock_offset(3601)
 
-    response = requests.get(
-        f"{okta_org.issuer}/v1/userinfo",
-        headers={"Authorization": f"Bearer {access_token}"},
-        timeout=30,
-    )
+    response = get_userinfo(okta_org.issuer, access_token)
 
     assert response.status_code == 401
     assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
@@ -306,11 +303,7 @@ def test_userinfo_with_revoked_token_is_401(okta_org, issued_code):
     revoke = revoke_request(okta_org, access_token)
     assert revoke.status_code == 200
 
-    response = requests.get(
-        f"{okta_org.issuer}/v1/userinfo",
-        headers={"Authorization": f"Bearer {access_token}"},
-        timeout=30,
-    )
+    response = get_userinfo(okta_org.issuer, access_token)
 
     assert response.status_code == 401
 
@@ -384,12 +377,7 @@ def test_introspect_reports_active_access_token(okta_org, issued_code):
 
 
 def test_logout_without_id_token_hint_shows_error_page(okta_org, browser, issued_code):
-    response = browser.http.get(
-        f"{okta_org.issuer}/v1/logout",
-        params={"post_logout_redirect_uri": "http://127.0.0.1:8000/"},
-        allow_redirects=False,
-        timeout=30,
-    )
+    response = browser.logout(post_logout_redirect_uri="http://127.0.0.1:8000/")
 
     assert response.status_code == 400
     assert "id_token_hint" in response.text
@@ -400,11 +388,8 @@ def test_logout_with_unregistered_redirect_shows_error_page(okta_org, browser, i
     code, verifier = issued_code
     id_token = token_request(okta_org, code_grant(code, verifier)).json()["id_token"]
 
-    response = browser.http.get(
-        f"{okta_org.issuer}/v1/logout",
-        params={"id_token_hint": id_token, "post_logout_redirect_uri": "http://evil.example/"},
-        allow_redirects=False,
-        timeout=30,
+    response = browser.logout(
+        id_token_hint=id_token, post_logout_redirect_uri="http://evil.example/"
     )
 
     assert response.status_code == 400
@@ -418,11 +403,8 @@ def test_logout_with_forged_id_token_shows_error_page(okta_org, browser, issued_
     header, payload, signature = id_token.split(".")
     forged = f"{header}.{payload}.{signature[::-1]}"
 
-    response = browser.http.get(
-        f"{okta_org.issuer}/v1/logout",
-        params={"id_token_hint": forged, "post_logout_redirect_uri": "http://127.0.0.1:8000/"},
-        allow_redirects=False,
-        timeout=30,
+    response = browser.logout(
+        id_token_hint=forged, post_logout_redirect_uri="http://127.0.0.1:8000/"
     )
 
     assert response.status_code == 400

@@ -14,6 +14,7 @@ from okta_emulator.oidc.testing import (
     PORTAL_CLIENT_ID,
     PORTAL_CLIENT_SECRET,
     SignInBrowser,
+    get_userinfo,
 )
 
 # Seed users (okta_emulator/orgs/demo.yaml).
@@ -122,11 +123,7 @@ def test_groups_scope_adds_group_names(okta_org, browser):
 def test_userinfo_returns_claims_by_scope(okta_org, browser):
     _, tokens = sign_in_and_exchange(browser, scope="openid profile email groups")
 
-    response = requests.get(
-        f"{okta_org.issuer}/v1/userinfo",
-        headers={"Authorization": f"Bearer {tokens['access_token']}"},
-        timeout=30,
-    )
+    response = get_userinfo(okta_org.issuer, tokens["access_token"])
 
     assert response.status_code == 200
     info = response.json()
@@ -146,11 +143,7 @@ def test_userinfo_returns_claims_by_scope(okta_org, browser):
 def test_userinfo_without_email_scope_omits_email(okta_org, browser):
     _, tokens = sign_in_and_exchange(browser, scope="openid profile")
 
-    info = requests.get(
-        f"{okta_org.issuer}/v1/userinfo",
-        headers={"Authorization": f"Bearer {tokens['access_token']}"},
-        timeout=30,
-    ).json()
+    info = get_userinfo(okta_org.issuer, tokens["access_token"]).json()
 
     assert "email" not in info
     assert "groups" not in info
@@ -338,15 +331,10 @@ def test_sign_in_writes_system_log_events(okta_org, browser):
 def test_logout_ends_session_and_redirects_with_state(okta_org, browser):
     _, tokens = sign_in_and_exchange(browser)
 
-    response = browser.http.get(
-        f"{okta_org.issuer}/v1/logout",
-        params={
-            "id_token_hint": tokens["id_token"],
-            "post_logout_redirect_uri": "http://127.0.0.1:8000/",
-            "state": "after-logout",
-        },
-        allow_redirects=False,
-        timeout=30,
+    response = browser.logout(
+        id_token_hint=tokens["id_token"],
+        post_logout_redirect_uri="http://127.0.0.1:8000/",
+        state="after-logout",
     )
 
     assert response.status_code == 302
@@ -361,14 +349,8 @@ def test_logout_accepts_expired_id_token_hint(okta_org, browser):
     _, tokens = sign_in_and_exchange(browser)
     okta_org.set_clock_offset(2 * 3600)
 
-    response = browser.http.get(
-        f"{okta_org.issuer}/v1/logout",
-        params={
-            "id_token_hint": tokens["id_token"],
-            "post_logout_redirect_uri": "http://127.0.0.1:8000/",
-        },
-        allow_redirects=False,
-        timeout=30,
+    response = browser.logout(
+        id_token_hint=tokens["id_token"], post_logout_redirect_uri="http://127.0.0.1:8000/"
     )
 
     assert response.status_code == 302
