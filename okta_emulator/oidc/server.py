@@ -9,6 +9,7 @@ import logging
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
 from authlib.oauth2.rfc6749 import (
+    AccessDeniedError,
     InvalidClientError,
     InvalidGrantError,
     InvalidRequestError,
@@ -60,6 +61,12 @@ MISSING_SCOPE = (
     "'scope' must be provided."
 )
 UNKNOWN_SCOPE = "One or more scopes are not configured for the authorization server resource."
+NEED_OPENID_SCOPE = (
+    "Requests for ID tokens or access tokens with OpenID scopes require the `openid` scope."
+)
+# Scopes that only make sense with openid (Okta lists profile, email, address and phone; the
+# emulator's groups scope adds the groups claim to the ID token, so it counts too).
+OPENID_SCOPES = ("profile", "email", "groups")
 MISSING_STATE = "The authorization request is missing the required 'state' parameter."
 
 # Okta's descriptions for errors that authlib raises without one.
@@ -159,6 +166,9 @@ class OktaAuthorizeRules:
         data = grant.request.payload.data
         if not grant.request.payload.state:
             raise InvalidRequestError(MISSING_STATE)
+        scopes = scope_to_list(grant.request.payload.scope) or []
+        if "openid" not in scopes and any(scope in OPENID_SCOPES for scope in scopes):
+            raise AccessDeniedError(NEED_OPENID_SCOPE)
         response_mode = data.get("response_mode", "query")
         if response_mode != "query":
             # Okta also supports fragment, form_post and okta_post_message; the emulator answers

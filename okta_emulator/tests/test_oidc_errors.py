@@ -221,6 +221,7 @@ def test_missing_redirect_uri_gets_error_page(okta_org, browser):
         ({"prompt": "none login"}, "invalid_request"),
         ({"response_mode": "form_post"}, "unsupported_response_mode"),
         ({"max_age": "soon"}, "invalid_request"),
+        ({"scope": "profile email"}, "access_denied"),
     ],
     ids=[
         "missing-pkce",
@@ -234,6 +235,7 @@ def test_missing_redirect_uri_gets_error_page(okta_org, browser):
         "prompt-none-with-login",
         "form-post-response-mode",
         "non-numeric-max-age",
+        "profile-without-openid",
     ],
 )
 def test_authorize_error_redirects_to_client(okta_org, browser, overrides, error):
