@@ -91,7 +91,9 @@ def with_okta_description(error):
 
 class OktaAuthorizationServer(AuthorizationServer):
     def handle_error_response(self, request, error):
-        return super().handle_error_response(request, with_okta_description(error))
+        with_okta_description(error)
+        log.info("OAuth request rejected with %s: %s", error.error, error.description)
+        return super().handle_error_response(request, error)
 
     def validate_requested_scope(self, scope):
         if not scope:

@@ -248,6 +248,7 @@ def _bearer_error(
             status, error, description = 403, "insufficient_scope", failure.description
         else:
             error, description = "invalid_token", "The access token is invalid."
+    log.info("Userinfo request rejected with %s: %s", error, description)
     issuer = current_provider().issuer()
     challenge = (
         f'Bearer authorization_uri="{issuer}/v1/authorize", realm="{issuer}", '

@@ -138,7 +138,7 @@ def test_client_secret_post_exchanges_code(okta_org, issued_code):
     assert response.json()["id_token"]
 
 
-def test_unknown_client_at_token_endpoint_is_invalid_client(okta_org, issued_code):
+def test_unknown_client_is_invalid_client(okta_org, issued_code):
     code, verifier = issued_code
 
     response = token_request(okta_org, code_grant(code, verifier), auth=("0oaunknown", "secret"))
@@ -161,7 +161,7 @@ def test_unsupported_grant_type_is_rejected(okta_org):
     assert_oauth_error(response, 400, "unsupported_grant_type")
 
 
-def test_refresh_without_offline_access_has_no_refresh_token(okta_org, issued_code):
+def test_no_refresh_token_without_offline_access(okta_org, issued_code):
     code, verifier = issued_code
 
     tokens = token_request(okta_org, code_grant(code, verifier)).json()
@@ -378,7 +378,7 @@ def test_introspect_reports_active_access_token(okta_org, issued_code):
 # --- logout --------------------------------------------------------------------------------------
 
 
-def test_logout_without_id_token_hint_shows_error_page(okta_org, browser, issued_code):
+def test_logout_without_hint_shows_error(okta_org, browser, issued_code):
     response = browser.logout(post_logout_redirect_uri="http://127.0.0.1:8000/")
 
     assert response.status_code == 400
@@ -386,7 +386,7 @@ def test_logout_without_id_token_hint_shows_error_page(okta_org, browser, issued
     assert_session_still_active(browser)
 
 
-def test_logout_with_unregistered_redirect_shows_error_page(okta_org, browser, issued_code):
+def test_logout_unregistered_redirect_shows_error(okta_org, browser, issued_code):
     code, verifier = issued_code
     id_token = token_request(okta_org, code_grant(code, verifier)).json()["id_token"]
 
@@ -399,7 +399,7 @@ def test_logout_with_unregistered_redirect_shows_error_page(okta_org, browser, i
     assert_session_still_active(browser)
 
 
-def test_logout_with_forged_id_token_shows_error_page(okta_org, browser, issued_code):
+def test_logout_with_forged_hint_shows_error(okta_org, browser, issued_code):
     code, verifier = issued_code
     id_token = token_request(okta_org, code_grant(code, verifier)).json()["id_token"]
     header, payload, signature = id_token.split(".")

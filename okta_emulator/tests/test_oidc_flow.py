@@ -182,7 +182,7 @@ def test_second_authorize_skips_sign_in_page(okta_org, browser):
     assert browser.exchange_code(result.params["code"], verifier).status_code == 200
 
 
-def test_prompt_login_shows_sign_in_page_despite_session(okta_org, browser):
+def test_prompt_login_forces_sign_in(okta_org, browser):
     sign_in_and_exchange(browser)
     params, _ = browser.authorize_url_params(prompt="login")
 
@@ -203,7 +203,7 @@ def test_prompt_none_with_session_returns_code(okta_org, browser):
     assert result.params["state"] == params["state"]
 
 
-def test_max_age_older_than_session_requires_sign_in(okta_org, browser):
+def test_max_age_forces_fresh_sign_in(okta_org, browser):
     sign_in_and_exchange(browser)
     okta_org.set_clock_offset(120)
     params, _ = browser.authorize_url_params(max_age="60")
@@ -259,7 +259,7 @@ def test_sign_in_page_keeps_request_parameters(okta_org, browser):
     assert '<label for="password">' in page.response.text
 
 
-def test_wrong_password_shows_failure_on_sign_in_page(okta_org, browser):
+def test_wrong_password_shows_failure(okta_org, browser):
     params, _ = browser.authorize_url_params()
 
     result = browser.sign_in(params, ACTIVE_LOGIN, password="wrong-password")
