@@ -107,22 +107,20 @@ def authorize(auth_server_id):
 
     session = sessions.current_session(provider)
     signed_in = session[1] if session else None
-    is_sign_in_attempt = request.method == "POST" and "username" in request.form
+    try:
+        grant = provider.server.get_consent_grant(end_user=signed_in)
+    except OAuth2Error as error:
+        return _redirect_with_error(redirect_uri, error)
+
     new_session_id = None
-    if is_sign_in_attempt:
+    if request.method == "POST" and "username" in request.form:
         try:
             new_session_id, signed_in = sessions.sign_in(
                 provider, request.form.get("username", ""), request.form.get("password", "")
             )
         except sessions.SignInFailed as failure:
             return _sign_in_page(client, error=str(failure), status=401)
-
-    try:
-        grant = provider.server.get_consent_grant(end_user=signed_in)
-    except OAuth2Error as error:
-        return _redirect_with_error(redirect_uri, error)
-    needs_sign_in = grant.prompt == "login" or _session_too_old(signed_in)
-    if signed_in is None or (needs_sign_in and not is_sign_in_attempt):
+    elif signed_in is None or grant.prompt == "login" or _session_too_old(signed_in):
         if request.values.get("prompt") == "none":
             return _redirect_with_error(redirect_uri, LoginRequiredError())
         return _sign_in_page(client)

@@ -250,6 +250,17 @@ def test_authorize_error_redirects_to_client(okta_org, browser, overrides, error
     assert "code" not in result.params
 
 
+def test_invalid_request_rejected_before_sign_in(okta_org, browser):
+    params, _ = browser.authorize_url_params(code_challenge_method="plain")
+    form = dict(params, username=ACTIVE_LOGIN, password="Demo-Passw0rd!")
+
+    result = browser.open(f"{okta_org.issuer}/v1/authorize", method="POST", data=form)
+
+    assert result.params["error"] == "invalid_request"
+    silent, _ = browser.authorize_url_params(prompt="none")
+    assert browser.authorize(silent).params["error"] == "login_required"
+
+
 def test_missing_state_is_rejected(okta_org, browser):
     params, _ = browser.authorize_url_params(state=None)
 
