@@ -29,6 +29,10 @@ def check_hook_uri(uri):
     parts = urlsplit(uri)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise HookTargetError(f"channel.config.uri must be an absolute http(s) URL, not {uri!r}")
+    try:
+        parts.port
+    except ValueError as error:
+        raise HookTargetError(f"channel.config.uri {uri!r} has an invalid port: {error}") from None
     if parts.hostname not in LOOPBACK_HOSTS:
         raise HookTargetError(
             f"channel.config.uri {uri!r} is not on a loopback host; the emulator calls only "

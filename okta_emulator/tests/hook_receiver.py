@@ -18,6 +18,7 @@ class HookReceiver:
         self.post_statuses = []
         self.post_delay = 0.0
         self.redirect_to = None
+        self.verification_answer = None  # None echoes the challenge
         self._lock = threading.Lock()
         receiver = self
 
@@ -28,7 +29,8 @@ class HookReceiver:
             def do_GET(self):
                 challenge = self.headers.get("X-Okta-Verification-Challenge", "")
                 receiver.verifications.append(dict(self.headers))
-                self._reply(200, {"verification": challenge})
+                answer = receiver.verification_answer
+                self._reply(200, {"verification": challenge if answer is None else answer})
 
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
