@@ -35,9 +35,11 @@ log = logging.getLogger(__name__)
 AUTHORIZATION_CODE_LIFETIME_SECONDS = 300
 CLIENT_SECRET_METHODS = ["client_secret_basic", "client_secret_post"]
 
-# Okta's error descriptions, so a client's logs read as they would against Okta.
-INVALID_CODE = "The authorization code is invalid or has expired."
-CODE_OF_OTHER_CLIENT = (
+# Error descriptions, so a client's logs read as they would against Okta. Texts marked (spec)
+# are the examples of Okta's OAuth OpenAPI spec; the others are modelled on Okta's answers
+# but not checked against a published source.
+INVALID_CODE = "The authorization code is invalid or has expired."  # (spec)
+CODE_OF_OTHER_CLIENT = (  # (spec)
     "The grant was issued to another client. Ensure that the `client_id` matches the one used "
     "at the authorize request."
 )
@@ -47,12 +49,12 @@ REDIRECT_URI_MISMATCH = (
 REFRESH_TOKEN_OF_OTHER_CLIENT = "The refresh token was issued to another client."  # noqa: S105
 PKCE_FAILED = "PKCE verification failed."
 INVALID_REFRESH_TOKEN = "The refresh token is invalid or expired."  # noqa: S105
-NO_CLIENT_CREDENTIALS = "No client credentials found."
-UNKNOWN_CLIENT = "Invalid value for 'client_id' parameter."
-INVALID_CLIENT_SECRET = (  # noqa: S105
+NO_CLIENT_CREDENTIALS = "No client credentials found"  # (spec)
+UNKNOWN_CLIENT = "Invalid value for the `client_id` parameter."  # (spec)
+INVALID_CLIENT_SECRET = (  # noqa: S105 (spec)
     "The client secret supplied for a confidential client is invalid."
 )
-MULTIPLE_CLIENT_CREDENTIALS = (
+MULTIPLE_CLIENT_CREDENTIALS = (  # (spec)
     "Can't supply multiple client credentials. Use one of the following: credentials in the "
     "Authorization header, credentials in the post body, or a `client_assertion` in the post body."
 )
@@ -61,7 +63,7 @@ MISSING_SCOPE = (
     "'scope' must be provided."
 )
 UNKNOWN_SCOPE = "One or more scopes are not configured for the authorization server resource."
-NEED_OPENID_SCOPE = (
+NEED_OPENID_SCOPE = (  # (spec)
     "Requests for ID tokens or access tokens with OpenID scopes require the `openid` scope."
 )
 # Scopes that only make sense with openid (Okta lists profile, email, address and phone; the
@@ -69,11 +71,13 @@ NEED_OPENID_SCOPE = (
 OPENID_SCOPES = ("profile", "email", "groups")
 MISSING_STATE = "The authorization request is missing the required 'state' parameter."
 
-# Okta's descriptions for errors that authlib raises without one.
+# Descriptions for errors that authlib raises without one.
 DEFAULT_DESCRIPTIONS = {
     "login_required": "The client specified not to prompt, but the user is not logged in.",
-    "unsupported_grant_type": "The grant type in the request isn't supported.",
-    "unsupported_response_type": "The response type contained in the request isn't supported.",
+    "unsupported_grant_type": "The grant type in the request isn't supported.",  # (spec)
+    "unsupported_response_type": (  # (spec)
+        "The response type contained in the request isn't supported."
+    ),
     "invalid_request": "The request is missing a required parameter or is otherwise malformed.",
     "invalid_grant": INVALID_CODE,
     "invalid_scope": UNKNOWN_SCOPE,

@@ -152,7 +152,7 @@ def test_missing_client_credentials_is_invalid_client(okta_org, issued_code):
     response = token_request(okta_org, code_grant(code, verifier), auth=None)
 
     assert_oauth_error(response, 401, "invalid_client")
-    assert response.json()["error_description"] == "No client credentials found."
+    assert response.json()["error_description"] == "No client credentials found"
 
 
 def test_unsupported_grant_type_is_rejected(okta_org):
