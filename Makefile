@@ -34,9 +34,10 @@ endif
 	@echo
 	@echo "Access Portal: open http://127.0.0.1:8000/ (readiness: http://127.0.0.1:8000/readyz)"
 ifneq ($(EMULATOR_READY),)
-	@echo "Okta emulator: http://127.0.0.1:8001/ -- demo users, all with password Demo-Passw0rd!:"
-	@$(BIN)/python -m okta_emulator show --state $(EMULATOR_STATE) \
-		|| echo "  (the emulator could not list its users; see okta_emulator/README.md)"
+	@echo "Okta emulator: http://127.0.0.1:8001/. Some ACTIVE demo users (password Demo-Passw0rd!):"
+	@$(BIN)/python -m okta_emulator show users --state $(EMULATOR_STATE) 2>/dev/null \
+		| awk '$$2 == "ACTIVE" { print "  " $$3 }' | head -n 8
+	@echo "All users: $(BIN)/python -m okta_emulator show users --state $(EMULATOR_STATE)"
 else
 	@echo "The Okta emulator is not in this checkout yet, so sign-in cannot work."
 endif

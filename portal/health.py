@@ -2,7 +2,7 @@
 
 Each check returns a CheckResult instead of raising, so one failing dependency never hides the
 state of the others. Okta is reached with `requests` on purpose: importing the okta SDK costs
-the web process about 2 s and 100 MB, and discovery needs no API token.
+several seconds and about 100 MB per process, and discovery needs no API token.
 """
 
 import logging
@@ -37,7 +37,7 @@ class CheckResult:
 
 
 def run_check(name: str, check) -> CheckResult:
-    """Run `check()`, timing it; any exception becomes a failed result with its message."""
+    """Run `check()` and time it. Any exception becomes a failed result with its message."""
     started = time.perf_counter()
     try:
         check()
@@ -57,7 +57,7 @@ def check_database() -> None:
 def check_broker() -> None:
     with celery_app.connection_for_write() as broker:
         broker.connect_timeout = BROKER_TIMEOUT_SECONDS
-        # One attempt, no retry: a probe must answer within its own timeout.
+        # One attempt, no retry, so the probe returns within its own timeout.
         broker.ensure_connection(max_retries=0, timeout=BROKER_TIMEOUT_SECONDS)
         if broker.transport_cls == "filesystem":
             check_embedded_broker_folders()

@@ -6,8 +6,8 @@ PORTAL_ENV selects the mode:
   emulator on 127.0.0.1:8001, the embedded Celery broker and e-mail printed to the console.
 - test: like development, with faster password hashing and quieter logs. The default under
   pytest.
-- production: every setting that points at real infrastructure or holds a secret must be set;
-  a missing or invalid one stops start-up with ImproperlyConfigured naming the variable.
+- production: every setting that points at real infrastructure or contains a secret must be
+  set. A missing or invalid one stops start-up with ImproperlyConfigured naming the variable.
 
 docs/operations.md lists every variable.
 """
@@ -137,9 +137,9 @@ DATABASES = {
 DATABASES["default"]["CONN_MAX_AGE"] = config.integer("DATABASE_CONN_MAX_AGE", default=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Web, worker and beat write to one SQLite file. WAL lets readers proceed during a write,
-    # IMMEDIATE takes the write lock at BEGIN (so a transaction never fails half-way on an
-    # upgrade from reader to writer), and the timeout makes writers wait for each other.
+    # Web, worker and beat write to one SQLite file. WAL lets readers proceed during a write.
+    # IMMEDIATE takes the write lock at BEGIN, so a busy database makes a transaction wait there
+    # rather than fail half-way when it first writes. The timeout (seconds) bounds that wait.
     DATABASES["default"]["OPTIONS"] = {
         "timeout": 20,
         "transaction_mode": "IMMEDIATE",

@@ -9,8 +9,8 @@ from django.conf import settings
 
 logger = logging.getLogger(__name__)
 
-# Long enough that a message still being read is never removed; the folder only holds copies of
-# messages that a worker has already taken.
+# The folder contains only messages that a worker has already claimed and read, a few
+# milliseconds after the claim, so an hour leaves a wide margin.
 PROCESSED_MESSAGE_MAX_AGE_SECONDS = 3600
 
 
