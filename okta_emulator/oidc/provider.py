@@ -29,10 +29,11 @@ class OidcProvider:
         self.store = store
         self._signing_key: RSAKey | None = None
         self._key_lock = threading.Lock()
-        self.server = create_authorization_server()
-        self.server._query_client = self.query_client
-        self.server._save_token = self.save_token
-        self.server.register_token_generator("default", self.generate_tokens)
+        self.server = create_authorization_server(
+            query_client=self.query_client,
+            save_token=self.save_token,
+            generate_token=self.generate_tokens,
+        )
         self.resource_protector = create_resource_protector()
 
     # --- store access -----------------------------------------------------------------------

@@ -371,8 +371,10 @@ class OktaEndSessionEndpoint(EndSessionEndpoint):
         current_provider().end_browser_session(end_session_request.id_token_claims)
 
 
-def create_authorization_server() -> OktaAuthorizationServer:
-    server = OktaAuthorizationServer()
+def create_authorization_server(query_client, save_token, generate_token):
+    """Build the authorization server over the provider's client lookup and token functions."""
+    server = OktaAuthorizationServer(query_client=query_client, save_token=save_token)
+    server.register_token_generator("default", generate_token)
     server.register_grant(
         OktaAuthorizationCodeGrant,
         [S256CodeChallenge(required=True), OktaAuthorizeRules(), OktaOpenIDCode()],
