@@ -43,6 +43,7 @@ class OidcProvider:
 
     @contextlib.contextmanager
     def connection(self):
+        """Yield this thread's connection for reads (no transaction)."""
         yield self.store.db
 
     def query_client(self, client_id):
@@ -67,10 +68,9 @@ class OidcProvider:
     def verification_keys(self) -> KeySet:
         return keys.verification_key_set(self.signing_key())
 
-    def sign(self, claims: dict, *, bad_signature: bool = False, header: dict | None = None) -> str:
+    def sign(self, claims: dict, *, bad_signature: bool = False) -> str:
         key = self.signing_key()
         token_header = {"kid": key.kid, "alg": keys.SIGNING_ALGORITHM}
-        token_header.update(header or {})
         if bad_signature:
             # The header still names the published kid, so the client finds the key and the
             # signature check itself fails.
