@@ -1,5 +1,7 @@
 """Each failure case of the OIDC endpoints gets Okta's error response."""
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 import requests
 
@@ -79,6 +81,18 @@ def test_reused_code_is_invalid_grant(okta_org, issued_code):
     assert response.json()["error_description"] == (
         "The authorization code is invalid or has expired."
     )
+
+
+def test_concurrent_code_exchanges_succeed_once(okta_org, issued_code):
+    code, verifier = issued_code
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        responses = list(
+            pool.map(lambda _: token_request(okta_org, code_grant(code, verifier)), range(4))
+        )
+
+    statuses = sorted(response.status_code for response in responses)
+    assert statuses == [200, 400, 400, 400]
 
 
 def test_expired_code_is_invalid_grant(okta_org, issued_code):
