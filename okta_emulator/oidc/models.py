@@ -112,7 +112,7 @@ class AuthorizationCode(AuthorizationCodeMixin):
 class IssuedToken(TokenMixin):
     """An access token (by jti) and its refresh token, as stored when issued.
 
-    `presented` says which of the two the client sent, because revocation and expiry differ:
+    `presented` records which of the two the client sent, because revocation and expiry differ:
     the access token lives an hour, the refresh token until it is revoked.
     """
 

@@ -66,8 +66,8 @@ UNKNOWN_SCOPE = "One or more scopes are not configured for the authorization ser
 NEED_OPENID_SCOPE = (  # (spec)
     "Requests for ID tokens or access tokens with OpenID scopes require the `openid` scope."
 )
-# Scopes that only make sense with openid (Okta lists profile, email, address and phone; the
-# emulator's groups scope adds the groups claim to the ID token, so it counts too).
+# Scopes that need openid. Okta lists profile, email, address and phone. The emulator's groups
+# scope adds a claim to the ID token, so it needs openid too.
 OPENID_SCOPES = ("profile", "email", "groups")
 MISSING_STATE = "The authorization request is missing the required 'state' parameter."
 
@@ -186,7 +186,7 @@ class OktaAuthorizeRules:
         max_age = data.get("max_age")
         if max_age is not None and (not max_age.isdigit() or len(max_age) > 9):
             raise InvalidRequestError(
-                f"The 'max_age' parameter must be whole seconds: {max_age!r}."
+                f"The 'max_age' parameter must be a whole number of seconds: {max_age!r}."
             )
 
 
@@ -338,7 +338,7 @@ class OktaRevocationEndpoint(RevocationEndpoint):
 
     def create_endpoint_response(self, request):
         status, _, _ = super().create_endpoint_response(request)
-        # Okta answers a revocation with an empty body.
+        # Okta returns an empty body for a revocation.
         return status, "", [("Cache-Control", "no-store"), ("Pragma", "no-cache")]
 
 

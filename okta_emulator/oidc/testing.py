@@ -72,7 +72,7 @@ def parse_sign_in_form(html: str) -> SignInForm | None:
 
 @dataclass
 class AuthorizeResult:
-    """Where the authorize flow ended: the client's redirect URI (with its query) or a page."""
+    """End of an authorize flow: the client's redirect URI (with its query) or a page."""
 
     response: requests.Response
     redirect_uri: str | None = None

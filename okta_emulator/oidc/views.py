@@ -60,7 +60,7 @@ def check_authorization_server(endpoint, values):
 
 @blueprint.errorhandler(UnknownAuthorizationServer)
 def unknown_authorization_server(error):
-    # Okta's management-style error body, as Okta answers for an unknown authorization server.
+    # Okta returns its management-style error body for an unknown authorization server.
     body = not_found(str(error), "AuthorizationServer").body()
     return jsonify(body), 404
 
@@ -133,7 +133,7 @@ def authorize(auth_server_id):
 
 
 def _session_too_old(signed_in) -> bool:
-    """Return True if max_age asks for a fresher sign-in than the session's."""
+    """Return True if max_age requires a more recent sign-in than the session's."""
     max_age = request.values.get("max_age")
     if signed_in is None or max_age is None:
         return False
