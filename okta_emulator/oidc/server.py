@@ -36,7 +36,7 @@ AUTHORIZATION_CODE_LIFETIME_SECONDS = 300
 CLIENT_SECRET_METHODS = ["client_secret_basic", "client_secret_post"]
 
 # Error descriptions, so a client's logs read as they would against Okta. Texts marked (spec)
-# are the examples of Okta's OAuth OpenAPI spec; the others are modelled on Okta's answers
+# are the examples of Okta's OAuth OpenAPI spec; the others are modelled on Okta's responses
 # but not checked against a published source.
 INVALID_CODE = "The authorization code is invalid or has expired."  # (spec)
 CODE_OF_OTHER_CLIENT = (  # (spec)
@@ -177,8 +177,8 @@ class OktaAuthorizeRules:
             raise AccessDeniedError(NEED_OPENID_SCOPE)
         response_mode = data.get("response_mode", "query")
         if response_mode != "query":
-            # Okta also supports fragment, form_post and okta_post_message; the emulator answers
-            # only with query parameters, so it rejects the others instead of ignoring them.
+            # Okta also supports fragment, form_post and okta_post_message. The emulator only
+            # redirects with query parameters, so it rejects the others instead of ignoring them.
             raise UnsupportedResponseModeError(
                 f"The response mode {response_mode!r} isn't supported by this authorization "
                 "server. Valid response modes: [`query`]."
