@@ -6,7 +6,7 @@ types the callers branch on:
 - ``OktaTransientError``: try again later, never before ``retry_at`` (rate limits, 5xx,
   timeouts, refused connections);
 - ``OktaPermanentError``: repeating the same call will fail the same way (Okta's
-  ``errorCode`` and ``errorSummary`` say why);
+  ``errorCode`` and ``errorSummary`` give the reason);
 - ``OktaNotFoundError``: the user, group, app or assignment does not exist.
 
 Listings drain every page here, waiting for the rate-limit window to reset when Okta
@@ -34,7 +34,7 @@ from urllib.parse import urlsplit
 
 logger = logging.getLogger(__name__)
 
-# Okta answers 5xx and connection failures with no reset time: retry after this many
+# 5xx responses and connection failures carry no reset time: retry after this many
 # seconds times 2**attempt, with jitter, capped (see ``backoff_delay``).
 BASE_BACKOFF_SECONDS = 2.0
 MAX_BACKOFF_SECONDS = 300.0
@@ -69,7 +69,7 @@ ALREADY_ASSIGNED_CODES = {"E0000062"}
 
 
 class OktaError(Exception):
-    """A call to Okta failed; ``status``, ``error_code`` and ``request_id`` say how."""
+    """Failure of a call to Okta, with its HTTP status, Okta errorCode and request id."""
 
     def __init__(
         self,
@@ -142,7 +142,7 @@ class OktaAppAssignment:
 
 @dataclass
 class CallInfo:
-    """What the last response said about itself, for audit and the rate budget."""
+    """Request id, status and rate-limit reading of the last response."""
 
     request_id: str | None = None
     status: int | None = None
@@ -174,7 +174,7 @@ def read_rate_limit(headers: Mapping[str, str] | None) -> RateLimitReading | Non
     """Parse ``X-Rate-Limit-*``, with the reset moved onto this machine's clock.
 
     Okta's reset is an epoch second on Okta's clock; the ``Date`` header of the same
-    response tells how far this machine's clock is from Okta's.
+    response gives the offset between this machine's clock and Okta's.
     """
     if not headers:
         return None
@@ -258,18 +258,14 @@ class OktaClient:
     # Reads ---------------------------------------------------------------
 
     def get_user(self, user_id_or_login: str) -> OktaUser:
-        user = self._run(
-            "users.get", lambda sdk: sdk.get_user(user_id_or_login), wait=True
-        )
+        user = self._run("users_get", lambda sdk: sdk.get_user(user_id_or_login), wait=True)
         return _to_user(user)
 
     def list_users(self, *, search: str | None = None) -> list[OktaUser]:
         """Return every user; with no ``search``, Okta leaves out DEPROVISIONED users."""
         return self._drain(
-            "users.list",
-            lambda sdk, after: sdk.list_users(
-                search=search, after=after, limit=USER_PAGE_SIZE
-            ),
+            "users_list_create",
+            lambda sdk, after: sdk.list_users(search=search, after=after, limit=USER_PAGE_SIZE),
             _to_user,
         )
 
@@ -281,9 +277,7 @@ class OktaClient:
         )
 
     def list_user_groups(self, user_id: str) -> list[OktaGroup]:
-        groups = self._run(
-            "users.get", lambda sdk: sdk.list_user_groups(user_id), wait=True
-        )
+        groups = self._run("users", lambda sdk: sdk.list_user_groups(user_id), wait=True)
         return [_to_group(group) for group in groups or []]
 
     def list_groups(self) -> list[OktaGroup]:
@@ -294,9 +288,7 @@ class OktaClient:
         )
 
     def get_group(self, group_id: str) -> OktaGroup:
-        return _to_group(
-            self._run("groups", lambda sdk: sdk.get_group(group_id), wait=True)
-        )
+        return _to_group(self._run("group_by_id", lambda sdk: sdk.get_group(group_id), wait=True))
 
     def list_group_member_ids(self, group_id: str) -> list[str]:
         """Return the ids of every member; raises rather than return a partial list."""
@@ -316,9 +308,7 @@ class OktaClient:
         )
 
     def get_app(self, app_id: str) -> OktaApp:
-        return _to_app(
-            self._run("apps", lambda sdk: sdk.get_application(app_id), wait=True)
-        )
+        return _to_app(self._run("app_by_id", lambda sdk: sdk.get_application(app_id), wait=True))
 
     def list_app_assignments(self, app_id: str) -> list[OktaAppAssignment]:
         """Return every user assigned to the app, directly or through a group."""
@@ -409,9 +399,7 @@ class OktaClient:
 
         return asyncio.run(self._with_session(drain))
 
-    def _run(
-        self, bucket: str, call: Callable[[Any], Awaitable[Any]], *, wait: bool
-    ) -> Any:
+    def _run(self, bucket: str, call: Callable[[Any], Awaitable[Any]], *, wait: bool) -> Any:
         async def once() -> Any:
             if wait:
                 page = await self._call_waiting(bucket, call, paged=False)
@@ -437,9 +425,7 @@ class OktaClient:
                 delay = error.retry_at - time.time()
                 if attempt == MAX_LISTING_RETRIES or delay > MAX_LISTING_WAIT_SECONDS:
                     raise
-                logger.warning(
-                    "Okta %s call failed (%s), retrying in %.1f s", bucket, error, delay
-                )
+                logger.warning("Okta %s call failed (%s), retrying in %.1f s", bucket, error, delay)
                 await asyncio.sleep(max(delay, 0.0))
                 continue
             if not paged:
@@ -487,7 +473,6 @@ class OktaClient:
             raise OktaTransientError(
                 f"Okta rate budget for {bucket} is spent until the window resets",
                 retry_at=hold_until,
-                status=429,
             )
         logger.info("Okta rate budget for %s is low, waiting %.1f s", bucket, delay)
         await asyncio.sleep(delay)
@@ -498,8 +483,7 @@ class OktaClient:
         reading = read_rate_limit(headers)
         self.last_call = CallInfo(
             request_id=_header(headers, "X-Okta-Request-Id"),
-            status=getattr(response, "status_code", None)
-            or getattr(error, "status", None),
+            status=getattr(response, "status_code", None) or getattr(error, "status", None),
             rate_limit=reading,
         )
         if self.budget is not None and reading is not None:
@@ -528,9 +512,7 @@ class OktaClient:
         if status is None:
             # The SDK builds an error without a response for failures before any
             # HTTP exchange, such as its own request timeout.
-            return OktaTransientError(
-                message, retry_at=time.time() + backoff_delay(0), **details
-            )
+            return OktaTransientError(message, retry_at=time.time() + backoff_delay(0), **details)
         return OktaPermanentError(message, **details)
 
 
@@ -548,9 +530,7 @@ def _unpack(result: Any) -> tuple[Any, Any, Any]:
 def _response_headers(response: Any, error: Any) -> Mapping[str, str] | None:
     headers = getattr(response, "headers", None)
     if headers is None:
-        headers = getattr(error, "headers", None) or getattr(
-            error, "response_headers", None
-        )
+        headers = getattr(error, "headers", None) or getattr(error, "response_headers", None)
     return headers
 
 
@@ -582,7 +562,8 @@ def _to_user(user: Any) -> OktaUser:
 
 
 def _to_group(group: Any) -> OktaGroup:
-    profile = group.profile
+    # GroupProfile is an anyOf wrapper in okta 3.x; the fields sit on actual_instance.
+    profile = getattr(group.profile, "actual_instance", None) or group.profile
     return OktaGroup(
         id=group.id,
         name=_profile_value(profile, "name"),

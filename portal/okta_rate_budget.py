@@ -46,18 +46,14 @@ class RateBudget:
         if stored is not None and stored["reset_at"] > reading.reset_at + 1:
             # A slower response from the previous window: the newer one wins.
             return
-        same_window = (
-            stored is not None and abs(stored["reset_at"] - reading.reset_at) <= 1
-        )
+        same_window = stored is not None and abs(stored["reset_at"] - reading.reset_at) <= 1
         self.cache.set(
             window_key,
             {"limit": reading.limit, "reset_at": reading.reset_at},
             ttl,
         )
         current = self.cache.get(remaining_key) if same_window else None
-        remaining = (
-            reading.remaining if current is None else min(current, reading.remaining)
-        )
+        remaining = reading.remaining if current is None else min(current, reading.remaining)
         self.cache.set(remaining_key, remaining, ttl)
 
     def hold_until(self, bucket: str) -> float | None:
