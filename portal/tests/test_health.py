@@ -99,8 +99,8 @@ def test_readyz_okta_timeout(client, okta_issuer):
     assert okta["latency_ms"] < (OKTA_TIMEOUT_SECONDS + 1) * 1000
 
 
-# The emulator names its issuer after the Host header of each request, so it cannot be made to
-# report a foreign issuer; a loopback stand-in does.
+# The emulator derives its issuer from each request's Host header, so it always reports the
+# expected issuer. A loopback stand-in reports a foreign one.
 @pytest.mark.django_db
 def test_readyz_okta_wrong_issuer(client, okta_discovery):
     okta_discovery.issuer_override = "https://other.example/oauth2/default"

@@ -5,7 +5,7 @@ from portal.tasks import ping, prune_files_older_than
 
 
 def test_ping_returns_pong():
-    # A direct call: the task body only; the worker round trip is in test_worker.py.
+    # Calls the task body directly. test_worker.py covers the round trip through a worker.
     assert ping() == "pong"
 
 
@@ -16,10 +16,10 @@ def test_prune_removes_only_old_messages(tmp_path: Path):
     unrelated.write_text("keep")
     now = time.time()
 
-    kept = prune_files_older_than(tmp_path, max_age_seconds=3600, now=now)
-    deleted = prune_files_older_than(tmp_path, max_age_seconds=3600, now=now + 7200)
+    deleted_while_fresh = prune_files_older_than(tmp_path, max_age_seconds=3600, now=now)
+    deleted_when_old = prune_files_older_than(tmp_path, max_age_seconds=3600, now=now + 7200)
 
-    assert kept == 0
-    assert deleted == 1
+    assert deleted_while_fresh == 0
+    assert deleted_when_old == 1
     assert not message.exists()
     assert unrelated.exists()

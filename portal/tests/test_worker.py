@@ -62,7 +62,7 @@ def start_worker(broker_url: str, result_backend: str, queue: str, log: Path):
 
 
 def stop_worker(worker: subprocess.Popen) -> None:
-    # SIGTERM asks for a warm shutdown: the worker finishes its task and the pool exits.
+    # SIGTERM requests a warm shutdown: the worker finishes its task and the pool exits.
     worker.send_signal(signal.SIGTERM)
     try:
         worker.wait(timeout=30)
@@ -79,7 +79,7 @@ def round_trip(broker_url: str, result_backend: str, tmp_path: Path) -> tuple[st
     try:
         app = client_app(broker_url, result_backend, tmp_path)
         result = app.send_task("portal.ping", queue=queue)
-        # The worker may still be starting: the message waits in the queue until it consumes.
+        # The worker may still be starting. The message waits in the queue until it consumes it.
         value = result.get(timeout=WORKER_START_TIMEOUT_SECONDS + RESULT_TIMEOUT_SECONDS)
     except Exception:
         stop_worker(worker)
