@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "portal",
     "accounts",
     "access_requests",
+    "audit",
 ]
 
 MIDDLEWARE = [
