@@ -1,0 +1,297 @@
+"""Requestable Okta resources, access requests, approval steps, grants and the Okta outbox.
+
+State changes live in access_requests.services; the models only describe states and the
+questions that can be answered from one row.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class Resource(models.Model):
+    """An Okta group or app, copied from Okta by the catalog sync and configured by admins."""
+
+    class Kind(models.TextChoices):
+        GROUP = "group", "Group"
+        APP = "app", "App"
+
+    class GroupType(models.TextChoices):
+        OKTA_GROUP = "OKTA_GROUP", "Okta group"
+        APP_GROUP = "APP_GROUP", "App group"
+        BUILT_IN = "BUILT_IN", "Built-in group"
+
+        @classmethod
+        def not_writable(cls) -> tuple[str, ...]:
+            # Okta manages the membership of these groups itself (imports or built-in rules),
+            # so the Management API refuses member changes.
+            return (cls.APP_GROUP, cls.BUILT_IN)
+
+    class ApprovalPolicy(models.TextChoices):
+        MANAGER = "manager", "Manager"
+        OWNERS = "owners", "Owners"
+        MANAGER_THEN_OWNERS = "manager_then_owners", "Manager, then owners"
+        AUTOMATIC = "automatic", "Automatic (no approval)"
+
+    class Enforcement(models.TextChoices):
+        REPORT_ONLY = "report_only", "Report drift only"
+        ENFORCE = "enforce", "Enforce (correct drift)"
+
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    okta_id = models.CharField("Okta id", max_length=64, unique=True)
+    name = models.CharField(max_length=255)
+    okta_description = models.TextField(blank=True)
+    description = models.TextField(
+        blank=True, help_text="Shown in the catalog instead of Okta's description when set."
+    )
+    group_type = models.CharField(
+        max_length=16, choices=GroupType.choices, blank=True, help_text="Blank for apps."
+    )
+    sign_on_mode = models.CharField(max_length=64, blank=True, help_text="Apps only.")
+    okta_status = models.CharField(max_length=32, blank=True)
+    requestable = models.BooleanField(default=False)
+    owners = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="owned_resources"
+    )
+    approval_policy = models.CharField(
+        max_length=24, choices=ApprovalPolicy.choices, default=ApprovalPolicy.MANAGER
+    )
+    max_duration_days = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Longest access a request may ask for; empty = no maximum."
+    )
+    allow_no_end = models.BooleanField(
+        default=False, help_text="Whether a request may ask for access with no end date."
+    )
+    justification_required = models.BooleanField(default=True)
+    enforcement = models.CharField(
+        max_length=16, choices=Enforcement.choices, default=Enforcement.REPORT_ONLY
+    )
+    deleted_in_okta_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the catalog sync no longer found it in Okta."
+    )
+    last_synced_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "okta_id"]
+        indexes = [models.Index(fields=["requestable", "name"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def writable_in_okta(self) -> bool:
+        """Whether Okta accepts membership or assignment changes for this resource."""
+        return self.kind == self.Kind.APP or self.group_type not in self.GroupType.not_writable()
+
+    @property
+    def not_requestable_reason(self) -> str | None:
+        """Why nobody can request this resource, or None when it can be requested."""
+        if self.deleted_in_okta_at is not None:
+            return "This resource no longer exists in Okta."
+        if self.group_type == self.GroupType.APP_GROUP:
+            return (
+                "This group's members are imported into Okta from another directory or app, "
+                "so the portal cannot change them."
+            )
+        if self.group_type == self.GroupType.BUILT_IN:
+            return "This is a built-in Okta group whose members Okta manages itself."
+        if self.kind == self.Kind.APP and self.okta_status == "INACTIVE":
+            return "This app is inactive in Okta."
+        if not self.requestable:
+            return "Requests for this resource are not enabled by an admin."
+        return None
+
+    @property
+    def display_description(self) -> str:
+        return self.description or self.okta_description
+
+
+class AccessRequest(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        APPROVED = "approved", "Approved"
+        DENIED = "denied", "Denied"
+        CANCELLED = "cancelled", "Cancelled"
+        EXPIRED = "expired", "Expired"
+
+    OPEN = (Status.PENDING,)
+    TERMINAL = (Status.APPROVED, Status.DENIED, Status.CANCELLED, Status.EXPIRED)
+
+    requester = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="access_requests"
+    )
+    resource = models.ForeignKey(Resource, on_delete=models.PROTECT, related_name="requests")
+    justification = models.TextField(blank=True)
+    requested_ends_at = models.DateTimeField(null=True, blank=True, help_text="Empty = no end.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    # A default instead of auto_now_add so that expiry can be tested with old requests.
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    closed_reason = models.TextField(blank=True)
+    extends_grant = models.ForeignKey(
+        "Grant", null=True, blank=True, on_delete=models.SET_NULL, related_name="extensions"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            # Makes a double submit (two tabs, two clicks, two web processes) end in one row.
+            models.UniqueConstraint(
+                fields=["requester", "resource"],
+                condition=Q(status="pending"),
+                name="one_pending_request_per_requester_and_resource",
+            )
+        ]
+        indexes = [models.Index(fields=["status", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"Request #{self.pk} by {self.requester} for {self.resource}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in self.OPEN
+
+
+class ApprovalStep(models.Model):
+    class Kind(models.TextChoices):
+        MANAGER = "manager", "Manager"
+        OWNER = "owner", "Resource owner"
+        ADMIN = "admin", "Portal admin"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        WAITING = "waiting", "Waiting for a decision"
+        APPROVED = "approved", "Approved"
+        DENIED = "denied", "Denied"
+        SKIPPED = "skipped", "Skipped"
+        CANCELLED = "cancelled", "Cancelled"
+
+    OPEN = (Status.QUEUED, Status.WAITING)
+    TERMINAL = (Status.APPROVED, Status.DENIED, Status.SKIPPED, Status.CANCELLED)
+
+    request = models.ForeignKey(AccessRequest, on_delete=models.CASCADE, related_name="steps")
+    position = models.PositiveSmallIntegerField()
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    approvers = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, related_name="approval_steps", help_text="Who may decide."
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="decided_steps",
+    )
+    comment = models.TextField(blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["request_id", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["request", "position"], name="one_step_per_position")
+        ]
+        indexes = [models.Index(fields=["status", "request"])]
+
+    def __str__(self) -> str:
+        return f"Step {self.position} ({self.get_kind_display()}) of request #{self.request_id}"
+
+
+class Grant(models.Model):
+    """Access a user holds (or is being given) through the portal."""
+
+    class Status(models.TextChoices):
+        PROVISIONING = "provisioning", "Being applied in Okta"
+        ACTIVE = "active", "Active"
+        REVOKING = "revoking", "Being removed in Okta"
+        REVOKED = "revoked", "Revoked"
+        EXPIRED = "expired", "Expired"
+        FAILED = "failed", "Failed"
+
+    # The user has, or is about to have, the access: a new request for it is refused.
+    HELD = (Status.PROVISIONING, Status.ACTIVE)
+    TERMINAL = (Status.REVOKED, Status.EXPIRED, Status.FAILED)
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="grants"
+    )
+    resource = models.ForeignKey(Resource, on_delete=models.PROTECT, related_name="grants")
+    request = models.OneToOneField(
+        AccessRequest, null=True, blank=True, on_delete=models.PROTECT, related_name="grant"
+    )
+    starts_at = models.DateTimeField(default=timezone.now)
+    ends_at = models.DateTimeField(null=True, blank=True, help_text="Empty = no end.")
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.PROVISIONING
+    )
+    # The user already had the access in Okta before the portal applied it.
+    pre_existing = models.BooleanField(default=False)
+    failure_reason = models.TextField(blank=True)
+    revoke_reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "resource"],
+                condition=Q(status__in=["provisioning", "active"]),
+                name="one_held_grant_per_user_and_resource",
+            )
+        ]
+        indexes = [models.Index(fields=["status", "ends_at"])]
+
+    def __str__(self) -> str:
+        return f"Grant #{self.pk}: {self.user} on {self.resource}"
+
+    @property
+    def is_held(self) -> bool:
+        return self.status in self.HELD
+
+
+class OktaOperation(models.Model):
+    """One change to make in Okta: the outbox row written with the decision that needs it.
+
+    A worker claims a row with a conditional UPDATE (pending and due -> in_flight), so two
+    workers never run the same row at once; a beat sweep re-sends rows whose message was lost.
+    """
+
+    class Action(models.TextChoices):
+        ADD_MEMBER = "add_member", "Add group member"
+        REMOVE_MEMBER = "remove_member", "Remove group member"
+        ASSIGN_APP = "assign_app", "Assign app"
+        UNASSIGN_APP = "unassign_app", "Unassign app"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        IN_FLIGHT = "in_flight", "In flight"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    OPEN = (Status.PENDING, Status.IN_FLIGHT)
+    TERMINAL = (Status.SUCCEEDED, Status.FAILED)
+
+    grant = models.ForeignKey(Grant, on_delete=models.PROTECT, related_name="operations")
+    action = models.CharField(max_length=16, choices=Action.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    # Claims so far, including one whose worker died before recording the outcome.
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    okta_request_id = models.CharField(max_length=128, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        indexes = [models.Index(fields=["status", "next_attempt_at"])]
+
+    def __str__(self) -> str:
+        return f"Operation #{self.pk}: {self.get_action_display()} for grant #{self.grant_id}"

@@ -1,0 +1,86 @@
+"""Who approves a request: the approval steps a resource's policy gives a requester.
+
+Fall-through rules: a manager step without a usable manager (missing, unknown to the portal,
+not ACTIVE, or the requester themself) becomes an owner step; an owner step without owners
+other than the requester becomes an admin step. The requester is never an approver of their
+own request, so an owner asking for their own resource goes to the other owners, then to the
+admins.
+"""
+
+from dataclasses import dataclass, field
+
+from django.contrib.auth import get_user_model
+
+from access_requests.models import ApprovalStep, Resource
+from accounts.models import OktaStatus
+
+Kind = ApprovalStep.Kind
+Policy = Resource.ApprovalPolicy
+
+STEP_KINDS_BY_POLICY = {
+    Policy.AUTOMATIC: (),
+    Policy.MANAGER: (Kind.MANAGER,),
+    Policy.OWNERS: (Kind.OWNER,),
+    Policy.MANAGER_THEN_OWNERS: (Kind.MANAGER, Kind.OWNER),
+}
+
+
+@dataclass
+class PlannedStep:
+    kind: str
+    approvers: list = field(default_factory=list)
+
+
+def is_usable_approver(user, requester) -> bool:
+    return (
+        user is not None
+        and user.pk != requester.pk
+        and user.is_active
+        and user.okta_status == OktaStatus.ACTIVE
+    )
+
+
+def usable_manager(requester):
+    manager = requester.manager
+    return manager if is_usable_approver(manager, requester) else None
+
+
+def usable_owners(resource: Resource, requester) -> list:
+    # Reuses a prefetched owners list when the caller loaded one.
+    return [owner for owner in resource.owners.all() if is_usable_approver(owner, requester)]
+
+
+def usable_admins(requester) -> list:
+    admins = get_user_model().objects.filter(
+        is_admin=True, is_active=True, okta_status=OktaStatus.ACTIVE
+    ).exclude(pk=requester.pk)
+    return list(admins.order_by("login"))
+
+
+def plan_steps(resource: Resource, requester) -> list[PlannedStep]:
+    """Return the steps, in order, with their approvers; empty for automatic approval.
+
+    A step that falls through to the same kind as the next step is merged with it, so
+    "manager then owners" without a manager asks the owners once. Returns a step with no
+    approvers only when nobody but the requester could approve (no other admin exists).
+    """
+    planned: list[PlannedStep] = []
+    for kind in STEP_KINDS_BY_POLICY[resource.approval_policy]:
+        step = _resolve(kind, resource, requester)
+        if planned and planned[-1].kind == step.kind:
+            continue
+        planned.append(step)
+    return planned
+
+
+def _resolve(kind: str, resource: Resource, requester) -> PlannedStep:
+    if kind == Kind.MANAGER:
+        manager = usable_manager(requester)
+        if manager is not None:
+            return PlannedStep(Kind.MANAGER, [manager])
+        kind = Kind.OWNER
+    if kind == Kind.OWNER:
+        owners = usable_owners(resource, requester)
+        if owners:
+            return PlannedStep(Kind.OWNER, owners)
+    return PlannedStep(Kind.ADMIN, usable_admins(requester))

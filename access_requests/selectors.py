@@ -1,0 +1,77 @@
+"""Read-only queries for the views, scoped to what the user may see.
+
+Each returns a queryset (or a page of one) whose related rows are loaded up front, so a page
+issues the same number of queries whatever the number of rows.
+"""
+
+from django.core.paginator import Page, Paginator
+from django.db.models import Prefetch, Q, QuerySet
+
+from access_requests import policy
+from access_requests.models import AccessRequest, ApprovalStep, Grant, Resource
+
+CATALOG_PAGE_SIZE = 25
+
+
+def landing_summary(user) -> dict:
+    return {
+        "my_access": list(my_access(user)),
+        "open_requests": list(my_requests(user).filter(status__in=AccessRequest.OPEN)),
+        "waiting_for_me": list(inbox(user)),
+    }
+
+
+def my_access(user) -> QuerySet:
+    """The user's grants that are active or being applied."""
+    return Grant.objects.filter(user=user, status__in=Grant.HELD).select_related("resource").order_by("resource__name")
+
+
+def catalog(user, query: str = "", page: int | str = 1) -> Page:
+    """A page of resources that exist in Okta, matching `query` in their name or description."""
+    resources = Resource.objects.filter(deleted_in_okta_at__isnull=True)
+    query = (query or "").strip()
+    if query:
+        resources = resources.filter(Q(name__icontains=query) | Q(description__icontains=query) | Q(okta_description__icontains=query))
+    return Paginator(resources.order_by("name", "pk"), CATALOG_PAGE_SIZE).get_page(page)
+
+
+def resource_grants_of(user, resource: Resource) -> QuerySet:
+    """The user's grants and requests for one resource, newest first, for the resource page."""
+    return Grant.objects.filter(user=user, resource=resource).select_related("request")
+
+
+def inbox(user) -> QuerySet:
+    """Steps waiting for this user's decision, oldest request first; never the user's own."""
+    return (
+        ApprovalStep.objects.filter(
+            approvers=user,
+            status=ApprovalStep.Status.WAITING,
+            request__status=AccessRequest.Status.PENDING,
+        )
+        .exclude(request__requester=user)
+        .select_related("request__requester", "request__resource", "request__requester__manager")
+        .order_by("request__created_at", "pk")
+    )
+
+
+def my_requests(user) -> QuerySet:
+    return (
+        AccessRequest.objects.filter(requester=user)
+        .select_related("resource", "grant")
+        .prefetch_related(Prefetch("steps", queryset=ApprovalStep.objects.select_related("decided_by").order_by("position")))
+        .order_by("-created_at", "-pk")
+    )
+
+
+def approvers_for(resource: Resource, requester) -> list[policy.PlannedStep]:
+    """The steps a request by `requester` would go through, each with its approvers."""
+    return policy.plan_steps(resource, requester)
+
+
+def visible_requests(user) -> QuerySet:
+    """Requests the user may see: their own, those they approve, and all of them for admins."""
+    requests = AccessRequest.objects.select_related("requester", "resource", "grant")
+    if not user.is_admin:
+        approving = ApprovalStep.objects.filter(approvers=user).values("request_id")
+        requests = requests.filter(Q(requester=user) | Q(pk__in=approving))
+    return requests.order_by("-created_at", "-pk")

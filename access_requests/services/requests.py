@@ -1,0 +1,211 @@
+"""Submitting, cancelling and expiring access requests."""
+
+import datetime
+import logging
+import zoneinfo
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+
+from access_requests import errors
+from access_requests.models import AccessRequest, ApprovalStep, Grant, Resource
+from access_requests.services import approvals
+from access_requests.services.events import record
+from accounts.models import OktaStatus
+
+logger = logging.getLogger(__name__)
+
+# Durations the request form offers, in days.
+DURATION_PRESETS = (1, 7, 30, 90)
+
+DEFAULT_TIME_ZONE = "UTC"
+DEFAULT_EXPIRY_DAYS = 14
+
+
+def end_of_day(date: datetime.date, tz_name: str) -> datetime.datetime:
+    """Return the last microsecond of `date` in the IANA time zone `tz_name`, as an aware datetime.
+
+    Raises ValueError for an unknown time zone name.
+    """
+    try:
+        zone = zoneinfo.ZoneInfo(tz_name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as error:
+        raise ValueError(f"Unknown time zone {tz_name!r}: expected an IANA name such as Europe/Paris.") from error
+    # Computed from the next midnight, so a day of 23 or 25 hours (daylight saving changes)
+    # still ends at its own midnight.
+    next_midnight = datetime.datetime.combine(date + datetime.timedelta(days=1), datetime.time(), zone)
+    return next_midnight - datetime.timedelta(microseconds=1)
+
+
+def requester_time_zone(user) -> str:
+    """Return the user's time zone from their Okta profile, else PORTAL_DEFAULT_TIME_ZONE."""
+    # NOTE: accounts.User has no time zone field yet; the user sync would copy Okta's
+    # profile.timezone into `time_zone`. Until then every user gets the portal default.
+    name = getattr(user, "time_zone", "") or ""
+    if name:
+        try:
+            zoneinfo.ZoneInfo(name)
+            return name
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            logger.warning("User %s has unknown time zone %r; using the default", user.pk, name)
+    return getattr(settings, "PORTAL_DEFAULT_TIME_ZONE", DEFAULT_TIME_ZONE)
+
+
+def expiry_days() -> int:
+    return getattr(settings, "PORTAL_REQUEST_EXPIRY_DAYS", DEFAULT_EXPIRY_DAYS)
+
+
+def submit_request(
+    requester,
+    resource: Resource,
+    *,
+    justification: str,
+    ends_at: datetime.datetime | datetime.date | None,
+    http_request=None,
+) -> tuple[AccessRequest, bool]:
+    """Create a pending request with its approval steps; return (request, created).
+
+    `ends_at` is an aware datetime (a preset: now + N days), a date (a custom end date: the
+    end of that day in the requester's time zone), or None for access with no end. A pending
+    request of the same requester for the same resource is returned as (existing, False), so
+    a double submit creates one request. Raises an AccessRequestError subclass when the request
+    is rejected. With the automatic policy the request is approved and provisioned at once.
+    """
+    justification = (justification or "").strip()
+    if isinstance(ends_at, datetime.date) and not isinstance(ends_at, datetime.datetime):
+        ends_at = end_of_day(ends_at, requester_time_zone(requester))
+
+    with transaction.atomic():
+        # Serialises the submits of one requester, so the checks below cannot race with a
+        # second submit of the same request (two tabs, a double click, two web processes).
+        get_user_model().objects.select_for_update().filter(pk=requester.pk).first()
+        existing = _pending_request(requester, resource)
+        if existing is not None:
+            return existing, False
+        _check_requester(requester)
+        _check_resource(resource)
+        _check_not_held(requester, resource)
+        _check_justification(resource, justification)
+        _check_end(resource, requester, ends_at)
+
+        request_obj = AccessRequest.objects.create(
+            requester=requester,
+            resource=resource,
+            justification=justification,
+            requested_ends_at=ends_at,
+        )
+        record(
+            "request.submitted",
+            actor=requester,
+            target=request_obj,
+            access_request=request_obj,
+            payload={"ends_at": ends_at.isoformat() if ends_at else None},
+            http_request=http_request,
+        )
+        approvals.start(request_obj, http_request=http_request)
+    return request_obj, True
+
+
+def cancel_request(request_obj: AccessRequest, *, by, http_request=None) -> AccessRequest:
+    """Cancel a pending request; only its requester may."""
+    with transaction.atomic():
+        locked = AccessRequest.objects.select_for_update().get(pk=request_obj.pk)
+        if locked.requester_id != by.pk:
+            raise errors.NotAllowed("Only the person who asked for this access can cancel the request.")
+        if not locked.is_open:
+            raise errors.NotCancellable(
+                f"This request can no longer be cancelled: it is {locked.get_status_display().lower()}."
+            )
+        _close(locked, AccessRequest.Status.CANCELLED, "Cancelled by the requester.")
+        record("request.cancelled", actor=by, target=locked, access_request=locked, http_request=http_request)
+    return locked
+
+
+def expire_pending_requests(now: datetime.datetime | None = None) -> int:
+    """Expire requests pending for longer than PORTAL_REQUEST_EXPIRY_DAYS; return how many."""
+    now = now or timezone.now()
+    cutoff = now - datetime.timedelta(days=expiry_days())
+    expired = 0
+    due = AccessRequest.objects.filter(status=AccessRequest.Status.PENDING, created_at__lt=cutoff)
+    for pk in due.values_list("pk", flat=True):
+        with transaction.atomic():
+            locked = AccessRequest.objects.select_for_update().filter(pk=pk).first()
+            # Decided or cancelled since the query above.
+            if locked is None or not locked.is_open:
+                continue
+            reason = f"No decision within {expiry_days()} days."
+            _close(locked, AccessRequest.Status.EXPIRED, reason)
+            record("request.expired", actor=None, target=locked, access_request=locked, payload={"reason": reason})
+            expired += 1
+    if expired:
+        logger.info("Expired %d pending requests created before %s", expired, cutoff.isoformat())
+    return expired
+
+
+def _close(request_obj: AccessRequest, status: str, reason: str) -> None:
+    request_obj.status = status
+    request_obj.closed_reason = reason
+    request_obj.decided_at = timezone.now()
+    request_obj.save(update_fields=["status", "closed_reason", "decided_at"])
+    request_obj.steps.filter(status__in=ApprovalStep.OPEN).update(status=ApprovalStep.Status.CANCELLED)
+
+
+def _pending_request(requester, resource: Resource) -> AccessRequest | None:
+    return AccessRequest.objects.filter(
+        requester=requester, resource=resource, status=AccessRequest.Status.PENDING
+    ).first()
+
+
+def _check_requester(requester) -> None:
+    if not requester.is_active or requester.okta_status != OktaStatus.ACTIVE:
+        raise errors.RequesterNotActive(
+            "Your Okta account is not active "
+            f"(status {requester.get_okta_status_display()}), so you cannot request access."
+        )
+
+
+def _check_resource(resource: Resource) -> None:
+    reason = resource.not_requestable_reason
+    if reason is not None:
+        raise errors.NotRequestable(f"{resource.name} cannot be requested: {reason}")
+
+
+def _check_not_held(requester, resource: Resource) -> None:
+    held = Grant.objects.filter(user=requester, resource=resource, status__in=Grant.HELD).first()
+    if held is None:
+        return
+    if held.status == Grant.Status.PROVISIONING:
+        raise errors.AccessAlreadyHeld(f"Your access to {resource.name} is already approved and being applied in Okta.")
+    raise errors.AccessAlreadyHeld(f"You already have access to {resource.name}.")
+
+
+def _check_justification(resource: Resource, justification: str) -> None:
+    if resource.justification_required and not justification:
+        raise errors.JustificationRequired(
+            f"A justification is required for {resource.name}: say why you need this access."
+        )
+
+
+def _check_end(resource: Resource, requester, ends_at: datetime.datetime | None) -> None:
+    now = timezone.now()
+    if ends_at is None:
+        if not resource.allow_no_end:
+            raise errors.InvalidDuration(f"Access to {resource.name} needs an end date: choose a duration.")
+        return
+    if timezone.is_naive(ends_at):
+        raise ValueError("ends_at must be an aware datetime, a date or None.")
+    if ends_at <= now:
+        raise errors.InvalidDuration("The end date is in the past: choose a date after today.")
+    if resource.max_duration_days is None:
+        return
+    # The maximum counts whole days in the requester's time zone, so a custom end date on the
+    # last allowed day is accepted although its end of day is a few hours past now + N days.
+    tz_name = requester_time_zone(requester)
+    last_day = timezone.localtime(now + datetime.timedelta(days=resource.max_duration_days), zoneinfo.ZoneInfo(tz_name)).date()
+    if ends_at > end_of_day(last_day, tz_name):
+        raise errors.InvalidDuration(
+            f"Access to {resource.name} can last at most {resource.max_duration_days} days: "
+            f"choose an end on or before {last_day.isoformat()}."
+        )
