@@ -197,6 +197,19 @@ CELERY_BEAT_SCHEDULE_FILENAME = config.optional(
     "CELERY_BEAT_SCHEDULE_FILENAME", str(VAR_DIR / "celerybeat-schedule")
 )
 CELERY_BEAT_SCHEDULE = {}
+# Access requests: the outbox sweep recovers lost task messages and dead workers' claims.
+CELERY_BEAT_SCHEDULE["sweep-okta-operations"] = {
+    "task": "access_requests.sweep_operations",
+    "schedule": 60.0,
+}
+CELERY_BEAT_SCHEDULE["sync-okta-catalog"] = {
+    "task": "access_requests.sync_catalog",
+    "schedule": 3600.0,
+}
+CELERY_BEAT_SCHEDULE["expire-pending-requests"] = {
+    "task": "access_requests.expire_pending_requests",
+    "schedule": 3600.0,
+}
 if CELERY_BROKER_URL == EMBEDDED_BROKER_URL:
     CELERY_BEAT_SCHEDULE["prune-embedded-broker"] = {
         "task": "portal.prune_processed_messages",
@@ -247,6 +260,22 @@ OIDC_STORE_ID_TOKEN = True
 
 # Members of this Okta group are portal admins.
 PORTAL_ADMIN_GROUP = config.optional("PORTAL_ADMIN_GROUP", "Portal Admins")
+
+# --- Access requests ----------------------------------------------------------------------------
+
+# Pending requests without a decision expire after this many days.
+PORTAL_REQUEST_EXPIRY_DAYS = config.integer("PORTAL_REQUEST_EXPIRY_DAYS", default=14, minimum=1)
+# Custom end dates are the end of that day in the requester's Okta time zone, or in this one.
+PORTAL_DEFAULT_TIME_ZONE = config.optional("PORTAL_DEFAULT_TIME_ZONE", "UTC")
+# First retry delay of a failed Okta change (doubled per attempt, never before Okta's reset).
+PORTAL_OKTA_RETRY_BASE_SECONDS = config.integer("PORTAL_OKTA_RETRY_BASE_MS", default=2000) / 1000
+# An Okta change in flight for longer belongs to a dead worker and is run again. Must exceed
+# the Okta request timeout (30 s).
+PORTAL_OKTA_CLAIM_TIMEOUT_SECONDS = config.integer(
+    "PORTAL_OKTA_CLAIM_TIMEOUT_SECONDS", default=300, minimum=1
+)
+# The sweep re-sends a pending change's task once it has been due this long.
+PORTAL_OKTA_RESEND_AFTER_SECONDS = config.integer("PORTAL_OKTA_RESEND_AFTER_SECONDS", default=60)
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = ["mozilla_django_oidc.auth.OIDCAuthenticationBackend"]
