@@ -100,7 +100,10 @@ def json_response(body, status=200, headers=None):
 
 
 def empty_response(status=204):
-    return Response(b"", status=status)
+    response = Response(b"", status=status)
+    # A 204 has no body, so it gets no Content-Type either (Flask would add text/html).
+    del response.headers["Content-Type"]
+    return response
 
 
 def read_json(required=True):

@@ -274,7 +274,7 @@ def _admin_call(args, method, path, body=None):
     except urllib.error.HTTPError as error:
         raise CommandError(
             f"{method} {path} failed with HTTP {error.code}: {error.read().decode(errors='replace')}"
-        )
+        ) from None
     except urllib.error.URLError as error:
         raise CommandError(f"cannot reach the emulator at {args.url}: {error.reason}") from None
 

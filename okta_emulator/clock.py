@@ -3,7 +3,7 @@
 import secrets
 import string
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 _ID_ALPHABET = string.ascii_letters + string.digits
 
@@ -27,7 +27,7 @@ def now():
 
 def iso(timestamp):
     """Format Unix seconds as Okta does: "2026-01-31T12:00:00.000Z"."""
-    moment = datetime.fromtimestamp(timestamp, tz=timezone.utc)
+    moment = datetime.fromtimestamp(timestamp, tz=UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
@@ -42,7 +42,7 @@ def parse_iso(text):
         value = value[:-1] + "+00:00"
     moment = datetime.fromisoformat(value)
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return moment.timestamp()
 
 

@@ -43,7 +43,16 @@ LIFECYCLE = {
 
 # Links a single user carries for each status (a list page carries only "self").
 _STATUS_LINKS = {
-    "ACTIVE": ("suspend", "resetPassword", "expirePassword", "deactivate"),
+    "ACTIVE": (
+        "suspend",
+        "resetPassword",
+        "forgotPassword",
+        "expirePassword",
+        "changeRecoveryQuestion",
+        "resetFactors",
+        "changePassword",
+        "deactivate",
+    ),
     "STAGED": ("activate", "deactivate"),
     "PROVISIONED": ("activate", "deactivate"),
     "SUSPENDED": ("unsuspend", "deactivate"),
@@ -60,6 +69,10 @@ _LINK_PATHS = {
     "unlock": "lifecycle/unlock",
     "resetPassword": "lifecycle/reset_password",
     "expirePassword": "lifecycle/expire_password",
+    "forgotPassword": "credentials/forgot_password",
+    "changeRecoveryQuestion": "credentials/change_recovery_question",
+    "changePassword": "credentials/change_password",
+    "resetFactors": "lifecycle/reset_factors",
 }
 
 
@@ -226,7 +239,7 @@ def create_user(store, body, activate, actor, request):
 
 
 def change_status(store, user_id, operation, actor, request):
-    """Apply a lifecycle operation; raise E0000038 (403) when the user's status does not allow it."""
+    """Apply a lifecycle operation and return the user as it was before; 403 E0000038 if not allowed."""
     allowed, new_status, event_type = LIFECYCLE[operation]
     with store.transaction() as db:
         user = require_user(store, user_id)
@@ -364,19 +377,19 @@ def _writable_group(store, group_id):
     """Return the group if its membership may be changed; raise Okta's error otherwise.
 
     BUILT_IN groups answer 501 E0000060 as Okta documents. Okta does not document the answer
-    for APP_GROUP groups; the emulator answers 400 E0000001 with a cause naming the group type.
+    for APP_GROUP groups; the emulator answers 403 E0000006 (one of the statuses Okta's spec lists
+    for these calls) with a cause naming the group type.
     """
     row = find_group(store, group_id)
     if row["type"] == "BUILT_IN":
         raise OktaError("E0000060")
     if row["type"] == "APP_GROUP":
         raise OktaError(
-            "E0000001",
-            "",
+            "E0000006",
             causes=[
-                "group: Cannot add or remove members of an APP_GROUP: its membership is managed by the app"
+                "Cannot add or remove members of an APP_GROUP: its membership is managed by the app that "
+                "imported it"
             ],
-            summary="Api validation failed: group membership is managed by the app that imported the group",
         )
     return row
 
@@ -487,7 +500,9 @@ def render_app(row, base):
         "status": row["status"],
         "lastUpdated": row["last_updated"],
         "created": row["created"],
-        "accessibility": {"selfService": False, "errorRedirectUrl": None, "loginRedirectUrl": None},
+        # Okta sends errorRedirectUrl and loginRedirectUrl as null, but its published schema does not
+        # allow null there, so the emulator leaves them out.
+        "accessibility": {"selfService": False},
         "visibility": {
             "autoSubmitToolbar": False,
             "hide": {"iOS": False, "web": False},
@@ -697,3 +712,100 @@ def unassign_group(store, app_id, group_id, actor, request):
 def activation_token():
     """Return a one-off activation token in Okta's shape (the emulator never checks it)."""
     return clock.new_id("U_Y")
+
+
+APP_SIGN_ON_MODES = {
+    "BOOKMARK",
+    "AUTO_LOGIN",
+    "BASIC_AUTH",
+    "BROWSER_PLUGIN",
+    "OPENID_CONNECT",
+    "SAML_1_1",
+    "SAML_2_0",
+    "SECURE_PASSWORD_STORE",
+    "WS_FEDERATION",
+}
+
+
+def create_app(store, body, activate, actor, request):
+    """Create an app instance (the emulator keeps name, label, signOnMode and settings)."""
+    if not isinstance(body, dict):
+        raise validation_failed("body", "must be a JSON object")
+    missing = [field for field in ("name", "label", "signOnMode") if not body.get(field)]
+    if missing:
+        raise OktaError(
+            "E0000001",
+            ", ".join(missing),
+            causes=[f"{field}: The field cannot be left blank." for field in missing],
+        )
+    if body["signOnMode"] not in APP_SIGN_ON_MODES:
+        raise validation_failed("signOnMode", f"must be one of {sorted(APP_SIGN_ON_MODES)}")
+    app_id = clock.new_id("0oa")
+    now = clock.now_iso()
+    with store.transaction() as db:
+        db.execute(
+            "INSERT INTO apps (id, name, label, status, sign_on_mode, created, last_updated, settings) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                app_id,
+                body["name"],
+                body["label"],
+                "ACTIVE" if activate else "INACTIVE",
+                body["signOnMode"],
+                now,
+                now,
+                json.dumps(body.get("settings") or {}, separators=(",", ":")),
+            ),
+        )
+        store.record_event(
+            "application.lifecycle.create",
+            actor,
+            [app_target({"id": app_id, "label": body["label"]})],
+            "SUCCESS",
+            "Add application",
+            request=request,
+        )
+    return app_id
+
+
+def set_app_status(store, app_id, activate, actor, request):
+    with store.transaction() as db:
+        row = find_app(store, app_id)
+        status = "ACTIVE" if activate else "INACTIVE"
+        if row["status"] == status:
+            return
+        db.execute(
+            "UPDATE apps SET status = ?, last_updated = ? WHERE id = ?",
+            (status, clock.now_iso(), app_id),
+        )
+        event_type = (
+            "application.lifecycle.activate" if activate else "application.lifecycle.deactivate"
+        )
+        store.record_event(
+            event_type,
+            actor,
+            [app_target(app_dict(row))],
+            "SUCCESS",
+            "Activate application" if activate else "Deactivate application",
+            request=request,
+        )
+
+
+def delete_app(store, app_id, actor, request):
+    """Delete an INACTIVE app; Okta refuses to delete an active one (400 E0000001)."""
+    with store.transaction() as db:
+        row = find_app(store, app_id)
+        if row["status"] == "ACTIVE":
+            raise validation_failed("status", "Deactivate the application before deleting it")
+        for table in ("app_users", "app_groups"):
+            db.execute(f"DELETE FROM {table} WHERE app_id = ?", (app_id,))
+        db.execute("UPDATE oauth_clients SET app_id = NULL WHERE app_id = ?", (app_id,))
+        db.execute("DELETE FROM apps WHERE id = ?", (app_id,))
+        store.record_event(
+            "application.lifecycle.delete",
+            actor,
+            [app_target(app_dict(row))],
+            "SUCCESS",
+            "Delete application",
+            request=request,
+        )

@@ -30,7 +30,7 @@ def check_hook_uri(uri):
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise HookTargetError(f"channel.config.uri must be an absolute http(s) URL, not {uri!r}")
     try:
-        parts.port
+        _ = parts.port  # urlsplit checks the port only when it is read
     except ValueError as error:
         raise HookTargetError(f"channel.config.uri {uri!r} has an invalid port: {error}") from None
     if parts.hostname not in LOOPBACK_HOSTS:

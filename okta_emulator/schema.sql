@@ -108,7 +108,8 @@ CREATE TABLE IF NOT EXISTS event_hooks (
     headers TEXT NOT NULL,               -- JSON list of {"key", "value"} sent with each delivery
     auth_scheme TEXT,                    -- JSON {"type", "key", "value"} or NULL
     created TEXT NOT NULL,
-    last_updated TEXT NOT NULL
+    last_updated TEXT NOT NULL,
+    created_by TEXT NOT NULL DEFAULT ''   -- id of the admin user who created the hook
 );
 
 -- Outbox of event hook deliveries: one row per (hook, event), claimed by the delivery thread.

@@ -234,7 +234,7 @@ class Store:
         client = client or {"ipAddress": None, "userAgent": ""}
         event = {
             "uuid": str(uuid.uuid4()),
-            "published": None,
+            "published": "",
             "eventType": event_type,
             "version": "0",
             "severity": "WARN" if outcome.get("result") == "FAILURE" else "INFO",
@@ -286,6 +286,8 @@ class Store:
                 "isProxy": None,
             },
         }
+        # Okta's published LogEvent schema marks none of these fields nullable: leave unknown ones out.
+        event = _without_nulls(event)
         with self.transaction() as db:
             # Taken while holding the write lock, so published never decreases as seq grows.
             published = clock.now_iso()
@@ -307,6 +309,14 @@ class Store:
                     )
             self._local.wrote_event = True
         return event
+
+
+def _without_nulls(value):
+    if isinstance(value, dict):
+        return {key: _without_nulls(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list):
+        return [_without_nulls(item) for item in value]
+    return value
 
 
 def _log_entity(entity):

@@ -67,7 +67,9 @@ class RunningEmulator:
         if token:
             all_headers["Authorization"] = f"SSWS {self.api_token if token is True else token}"
         all_headers.update(headers or {})
-        request = urllib.request.Request(self.url + path, data=data, method=method, headers=all_headers)
+        request = urllib.request.Request(
+            self.url + path, data=data, method=method, headers=all_headers
+        )
         try:
             with urllib.request.urlopen(request, timeout=timeout) as response:
                 return EmulatorResponse(response.status, response.headers, response.read().decode())
@@ -84,7 +86,9 @@ class RunningEmulator:
         """Restore the seeded org, remove faults, restore default rate limits and the clock."""
         return self._admin("POST", "/_emulator/reset")
 
-    def set_fault(self, path, status=None, drop=False, fraction=1.0, latency_ms=0, methods=None, count=None):
+    def set_fault(
+        self, path, status=None, drop=False, fraction=1.0, latency_ms=0, methods=None, count=None
+    ):
         """Add a fault rule (see okta_emulator/faults.py); return it as a dict with its id."""
         spec = {"path": path, "fraction": fraction}
         if status is not None:
@@ -136,7 +140,16 @@ def start_emulator(directory, seed_file=None, extra_args=(), env=None):
     state_path = directory / "okta_emulator.sqlite3"
     log_path = directory / "okta_emulator.log"
     port = free_port()
-    command = [sys.executable, "-m", "okta_emulator", "serve", "--port", str(port), "--state", str(state_path)]
+    command = [
+        sys.executable,
+        "-m",
+        "okta_emulator",
+        "serve",
+        "--port",
+        str(port),
+        "--state",
+        str(state_path),
+    ]
     if seed_file:
         command += ["--seed", str(seed_file)]
     command += list(extra_args)
@@ -145,13 +158,17 @@ def start_emulator(directory, seed_file=None, extra_args=(), env=None):
     api_token = process_env.get("OKTA_EMULATOR_API_TOKEN") or DEMO_API_TOKEN
     repo_root = Path(__file__).resolve().parent.parent
     log = open(log_path, "w")
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=repo_root, env=process_env)
+    process = subprocess.Popen(
+        command, stdout=log, stderr=subprocess.STDOUT, cwd=repo_root, env=process_env
+    )
     log.close()
     emulator = RunningEmulator(process, port, state_path, api_token, log_path)
     deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"the emulator exited with {process.returncode}: {log_path.read_text()[-2000:]}")
+            raise RuntimeError(
+                f"the emulator exited with {process.returncode}: {log_path.read_text()[-2000:]}"
+            )
         try:
             if emulator.request("GET", "/_emulator/status", timeout=2).status == 200:
                 return emulator
@@ -159,7 +176,9 @@ def start_emulator(directory, seed_file=None, extra_args=(), env=None):
             pass
         time.sleep(0.1)
     emulator.stop()
-    raise RuntimeError(f"the emulator did not answer within {STARTUP_TIMEOUT_SECONDS} s: {log_path.read_text()[-2000:]}")
+    raise RuntimeError(
+        f"the emulator did not answer within {STARTUP_TIMEOUT_SECONDS} s: {log_path.read_text()[-2000:]}"
+    )
 
 
 @pytest.fixture(scope="session")

@@ -1,11 +1,10 @@
 """Apps: list, get, app users (list, get, assign, unassign) and app group assignments."""
 
-import re
-
 from flask import Blueprint, request
 
 from .. import directory, query
 from ..app import base_url, current_actor, empty_response, json_response, read_json, runtime
+from ..errors import OktaError, not_found
 from ..paging import decode_cursor, encode_cursor, link_header, parse_limit
 
 blueprint = Blueprint("apps", __name__)
@@ -19,7 +18,6 @@ _APP_FIELDS = {
     "lastUpdated": "last_updated",
     "created": "created",
 }
-_PROFILE_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def _app_column(attribute):
@@ -64,6 +62,30 @@ def list_apps():
     return json_response(
         body, headers={"Link": link_header(base, "/api/v1/apps", link_params, next_cursor)}
     )
+
+
+@blueprint.post("/api/v1/apps")
+def create_app():
+    store = runtime().store
+    activate = request.args.get("activate", "true").lower() != "false"
+    app_id = directory.create_app(store, read_json(), activate, current_actor(), request)
+    return json_response(directory.render_app(directory.find_app(store, app_id), base_url()))
+
+
+@blueprint.post("/api/v1/apps/<app_id>/lifecycle/<operation>")
+def app_lifecycle(app_id, operation):
+    if operation not in ("activate", "deactivate"):
+        raise OktaError("E0000007", f"{request.path} (Path)")
+    directory.set_app_status(
+        runtime().store, app_id, operation == "activate", current_actor(), request
+    )
+    return json_response({})
+
+
+@blueprint.delete("/api/v1/apps/<app_id>")
+def delete_app(app_id):
+    directory.delete_app(runtime().store, app_id, current_actor(), request)
+    return empty_response()
 
 
 @blueprint.get("/api/v1/apps/<app_id>")
@@ -158,8 +180,6 @@ def get_app_group(app_id, group_id):
         "SELECT * FROM app_groups WHERE app_id = ? AND group_id = ?", (app_id, group_id)
     ).fetchone()
     if row is None:
-        from ..errors import not_found
-
         raise not_found(group_id, "ApplicationGroupAssignment")
     return json_response(directory.render_app_group(row, base_url()))
 

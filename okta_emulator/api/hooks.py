@@ -29,7 +29,7 @@ def _render(row, base):
         "verificationStatus": row["verification_status"],
         "name": row["name"],
         "created": row["created"],
-        "createdBy": None,
+        "createdBy": row["created_by"],
         "lastUpdated": row["last_updated"],
         "events": {"type": "EVENT_TYPE", "items": json.loads(row["event_types"]), "filter": None},
         "channel": {

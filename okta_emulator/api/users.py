@@ -8,7 +8,7 @@ from .. import directory, query
 from ..app import base_url, current_actor, empty_response, json_response, read_json, runtime
 from ..errors import OktaError
 from ..paging import decode_cursor, encode_cursor, link_header, parse_limit
-from ..store import USER_COLUMNS
+from ..store import USER_COLUMNS, user_actor
 
 blueprint = Blueprint("users", __name__)
 
@@ -148,13 +148,32 @@ def lifecycle(user_id, operation):
     if operation not in directory.LIFECYCLE:
         raise OktaError("E0000007", f"{request.path} (Path)")
     store = runtime().store
-    directory.change_status(store, user_id, operation, current_actor(), request)
+    before = directory.change_status(store, user_id, operation, current_actor(), request)
+    if operation == "deactivate" and before["status"] == "STAGED":
+        # Recorded Okta traffic: deactivating a STAGED user answers 204, an active one 200 with {}.
+        return empty_response()
     if operation == "activate" and request.args.get("sendEmail", "true").lower() == "false":
         token = directory.activation_token()
         return json_response(
             {"activationUrl": f"{base_url()}/tokens/{token}/verify", "activationToken": token}
         )
     return json_response({})
+
+
+@blueprint.delete("/api/v1/users/<user_id>/sessions")
+def clear_sessions(user_id):
+    """End the user's Okta sessions. The emulator's API has no sessions of its own, so only the event remains."""
+    store = runtime().store
+    user = directory.require_user(store, user_id)
+    store.record_event(
+        "user.session.clear",
+        current_actor(),
+        [user_actor(user)],
+        "SUCCESS",
+        "Clear user session",
+        request=request,
+    )
+    return empty_response()
 
 
 @blueprint.get("/api/v1/users/<user_id>/groups")

@@ -276,10 +276,6 @@ def login_of(full_name):
 
 
 def build():
-    by_name = {
-        f"{first} {last}": (first, last, dept, title, manager, status)
-        for first, last, dept, title, manager, status in PEOPLE
-    }
     managers = {manager for *_, manager, _status in PEOPLE if manager}
     users = []
     for first, last, dept, title, manager, status in PEOPLE:

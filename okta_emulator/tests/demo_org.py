@@ -1,6 +1,12 @@
 """Names and ids of the shipped demo org that the emulator's tests rely on."""
 
-from okta_emulator.orgs.generate_demo import API_TOKEN, PASSWORD, PORTAL_CLIENT_ID, login_of, stable_id
+from okta_emulator.orgs.generate_demo import (
+    API_TOKEN,
+    PASSWORD,
+    PORTAL_CLIENT_ID,
+    login_of,
+    stable_id,
+)
 
 ACTIVE_LOGIN = login_of("Sofia Alvarez")
 ACTIVE_ID = stable_id("00u", ACTIVE_LOGIN)

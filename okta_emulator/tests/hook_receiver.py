@@ -36,8 +36,14 @@ class HookReceiver:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 with receiver._lock:
                     status = receiver.post_statuses.pop(0) if receiver.post_statuses else 200
-                    receiver.deliveries.append({"path": self.path, "headers": dict(self.headers),
-                                                "body": json.loads(body), "status": status})
+                    receiver.deliveries.append(
+                        {
+                            "path": self.path,
+                            "headers": dict(self.headers),
+                            "body": json.loads(body),
+                            "status": status,
+                        }
+                    )
                 if receiver.post_delay:
                     time.sleep(receiver.post_delay)
                 if receiver.redirect_to:

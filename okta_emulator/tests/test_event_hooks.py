@@ -14,9 +14,15 @@ def register_hook(emulator, uri, events=MEMBERSHIP_EVENTS, verify=True, activate
     body = {
         "name": "test hook",
         "events": {"type": "EVENT_TYPE", "items": events},
-        "channel": {"type": "HTTP", "version": "1.0.0",
-                    "config": {"uri": uri, "headers": [{"key": "X-Tenant", "value": "demo"}],
-                               "authScheme": {"type": "HEADER", "key": "Authorization", "value": "s3cret"}}},
+        "channel": {
+            "type": "HTTP",
+            "version": "1.0.0",
+            "config": {
+                "uri": uri,
+                "headers": [{"key": "X-Tenant", "value": "demo"}],
+                "authScheme": {"type": "HEADER", "key": "Authorization", "value": "s3cret"},
+            },
+        },
     }
     created = emulator.request("POST", "/api/v1/eventHooks", body)
     assert created.status == 200, created.body
@@ -49,8 +55,15 @@ def test_created_hook_is_unverified_and_hides_secret(okta_org, receiver):
 
 
 def test_non_loopback_uri_rejected(okta_org):
-    body = {"name": "x", "events": {"type": "EVENT_TYPE", "items": MEMBERSHIP_EVENTS},
-            "channel": {"type": "HTTP", "version": "1.0.0", "config": {"uri": "https://hooks.example.com/okta"}}}
+    body = {
+        "name": "x",
+        "events": {"type": "EVENT_TYPE", "items": MEMBERSHIP_EVENTS},
+        "channel": {
+            "type": "HTTP",
+            "version": "1.0.0",
+            "config": {"uri": "https://hooks.example.com/okta"},
+        },
+    }
     response = okta_org.request("POST", "/api/v1/eventHooks", body)
     assert response.status == 400
     assert "loopback" in response.json()["errorCauses"][0]["errorSummary"]
@@ -71,8 +84,15 @@ def test_verification_fails_on_wrong_answer(okta_org, receiver):
 
 
 def test_invalid_port_rejected(okta_org):
-    body = {"name": "x", "events": {"type": "EVENT_TYPE", "items": MEMBERSHIP_EVENTS},
-            "channel": {"type": "HTTP", "version": "1.0.0", "config": {"uri": "http://127.0.0.1:999999/"}}}
+    body = {
+        "name": "x",
+        "events": {"type": "EVENT_TYPE", "items": MEMBERSHIP_EVENTS},
+        "channel": {
+            "type": "HTTP",
+            "version": "1.0.0",
+            "config": {"uri": "http://127.0.0.1:999999/"},
+        },
+    }
     response = okta_org.request("POST", "/api/v1/eventHooks", body)
     assert response.status == 400
     assert "port" in response.json()["errorCauses"][0]["errorSummary"]
@@ -183,6 +203,8 @@ def test_timeout_retried(impatient_emulator, receiver):
     receiver.post_delay = 0.6
     register_hook(impatient_emulator, receiver.url, events=["group.user_membership.add"])
     impatient_emulator.request("PUT", f"/api/v1/groups/{OKTA_GROUP_ID}/users/{ACTIVE_ID}")
-    receiver.wait_for(lambda: impatient_emulator.hook_deliveries()[0]["state"] != "pending", timeout=10)
+    receiver.wait_for(
+        lambda: impatient_emulator.hook_deliveries()[0]["state"] != "pending", timeout=10
+    )
     assert len(receiver.deliveries) == 2
     assert "timed out" in impatient_emulator.hook_deliveries()[0]["last_error"]

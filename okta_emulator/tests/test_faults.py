@@ -13,8 +13,9 @@ from .demo_org import ACTIVE_ID, OKTA_GROUP_ID
 MEMBER_PATH = f"/api/v1/groups/{OKTA_GROUP_ID}/users/{ACTIVE_ID}"
 
 
-@pytest.mark.parametrize(("status", "code"), [(500, "E0000009"), (503, "E0000010"), (401, "E0000011"),
-                                              (404, "E0000007")])
+@pytest.mark.parametrize(
+    ("status", "code"), [(500, "E0000009"), (503, "E0000010"), (401, "E0000011"), (404, "E0000007")]
+)
 def test_status_fault_returns_okta_error(okta_org, status, code):
     okta_org.set_fault("/api/v1/groups/*/users/*", status=status)
     response = okta_org.request("PUT", MEMBER_PATH)
@@ -55,7 +56,9 @@ def test_oauth_path_fault_uses_oauth_error(okta_org):
 def test_dropped_connection(okta_org):
     okta_org.set_fault("/api/v1/users/*", drop=True)
     connection = http.client.HTTPConnection("127.0.0.1", okta_org.port, timeout=5)
-    connection.request("GET", f"/api/v1/users/{ACTIVE_ID}", headers={"Authorization": f"SSWS {okta_org.api_token}"})
+    connection.request(
+        "GET", f"/api/v1/users/{ACTIVE_ID}", headers={"Authorization": f"SSWS {okta_org.api_token}"}
+    )
     with pytest.raises((http.client.RemoteDisconnected, ConnectionResetError)):
         connection.getresponse()
     connection.close()
@@ -71,7 +74,9 @@ def test_latency_fault_delays(okta_org):
 
 def test_fraction_fails_about_that_share(okta_org):
     okta_org.set_fault("/api/v1/groups/*", status=500, fraction=0.5)
-    statuses = [okta_org.request("GET", f"/api/v1/groups/{OKTA_GROUP_ID}").status for _ in range(200)]
+    statuses = [
+        okta_org.request("GET", f"/api/v1/groups/{OKTA_GROUP_ID}").status for _ in range(200)
+    ]
     failures = statuses.count(500)
     # Binomial(200, 0.5): outside 60..140 has a probability far below one in a million.
     assert 60 <= failures <= 140
@@ -91,9 +96,13 @@ def test_method_filter(okta_org):
 
 
 def test_invalid_rule_rejected_with_reason(okta_org):
-    response = okta_org.request("POST", "/_emulator/faults", {"path": "/api/v1/users", "status": 200})
+    response = okta_org.request(
+        "POST", "/_emulator/faults", {"path": "/api/v1/users", "status": 200}
+    )
     assert response.status == 400
-    assert "status must be an HTTP error status" in response.json()["errorCauses"][0]["errorSummary"]
+    assert (
+        "status must be an HTTP error status" in response.json()["errorCauses"][0]["errorSummary"]
+    )
 
 
 def test_reset_clears_faults(okta_org):
@@ -107,14 +116,25 @@ def test_faults_off_by_default(okta_org):
 
 
 def run_cli(okta_org, *args):
-    command = [sys.executable, "-m", "okta_emulator", "faults", "--url", okta_org.url, "--token", okta_org.api_token]
+    command = [
+        sys.executable,
+        "-m",
+        "okta_emulator",
+        "faults",
+        "--url",
+        okta_org.url,
+        "--token",
+        okta_org.api_token,
+    ]
     completed = subprocess.run(command + list(args), capture_output=True, text=True, timeout=60)
     assert completed.returncode == 0, completed.stderr
     return json.loads(completed.stdout)
 
 
 def test_cli_adds_lists_and_clears(okta_org):
-    added = run_cli(okta_org, "add", "--path", "/api/v1/apps*", "--status", "503", "--fraction", "1")
+    added = run_cli(
+        okta_org, "add", "--path", "/api/v1/apps*", "--status", "503", "--fraction", "1"
+    )
     listed = run_cli(okta_org, "list")
     failing = okta_org.request("GET", "/api/v1/apps").status
     cleared = run_cli(okta_org, "clear")
@@ -125,7 +145,15 @@ def test_cli_adds_lists_and_clears(okta_org):
 
 
 def test_cli_reports_unreachable_emulator(okta_org):
-    command = [sys.executable, "-m", "okta_emulator", "faults", "--url", "http://127.0.0.1:9", "list"]
+    command = [
+        sys.executable,
+        "-m",
+        "okta_emulator",
+        "faults",
+        "--url",
+        "http://127.0.0.1:9",
+        "list",
+    ]
     completed = subprocess.run(command, capture_output=True, text=True, timeout=60)
     assert completed.returncode == 2
     assert "cannot reach the emulator" in completed.stderr

@@ -38,18 +38,24 @@ def assert_okta_error(response, status, code):
 
 
 def test_token_with_space_accepted(okta_org):
-    response = okta_org.request("GET", f"/api/v1/users/{ACTIVE_ID}", headers={"Authorization": f"SSWS {okta_org.api_token}"})
+    response = okta_org.request(
+        "GET", f"/api/v1/users/{ACTIVE_ID}", headers={"Authorization": f"SSWS {okta_org.api_token}"}
+    )
     assert response.status == 200
 
 
 def test_token_without_space_accepted(okta_org):
-    response = okta_org.request("GET", f"/api/v1/users/{ACTIVE_ID}", headers={"Authorization": f"SSWS{okta_org.api_token}"})
+    response = okta_org.request(
+        "GET", f"/api/v1/users/{ACTIVE_ID}", headers={"Authorization": f"SSWS{okta_org.api_token}"}
+    )
     assert response.status == 200
 
 
 @pytest.mark.parametrize("header", ["SSWS wrong-token", "Bearer something", ""])
 def test_bad_token_gets_e0000011(okta_org, header):
-    response = okta_org.request("GET", "/api/v1/users", token=False, headers={"Authorization": header} if header else {})
+    response = okta_org.request(
+        "GET", "/api/v1/users", token=False, headers={"Authorization": header} if header else {}
+    )
     assert_okta_error(response, 401, "E0000011")
 
 
@@ -64,7 +70,10 @@ def test_every_response_has_request_id(okta_org):
 def test_missing_user_gets_okta_404_text(okta_org):
     response = okta_org.request("GET", "/api/v1/users/00unotthere000000000")
     assert_okta_error(response, 404, "E0000007")
-    assert response.json()["errorSummary"] == "Not found: Resource not found: 00unotthere000000000 (User)"
+    assert (
+        response.json()["errorSummary"]
+        == "Not found: Resource not found: 00unotthere000000000 (User)"
+    )
 
 
 def test_user_found_by_login_case_insensitively(okta_org):
@@ -74,7 +83,13 @@ def test_user_found_by_login_case_insensitively(okta_org):
 
 
 def test_rate_limit_headers_on_every_response(okta_org):
-    for path in (f"/api/v1/users/{ACTIVE_ID}", "/api/v1/users", "/api/v1/groups", "/api/v1/apps", "/api/v1/logs"):
+    for path in (
+        f"/api/v1/users/{ACTIVE_ID}",
+        "/api/v1/users",
+        "/api/v1/groups",
+        "/api/v1/apps",
+        "/api/v1/logs",
+    ):
         response = okta_org.request("GET", path)
         assert response.status == 200
         for header in ("X-Rate-Limit-Limit", "X-Rate-Limit-Remaining", "X-Rate-Limit-Reset"):
@@ -82,8 +97,13 @@ def test_rate_limit_headers_on_every_response(okta_org):
 
 
 def test_buckets_use_half_of_published_limits(okta_org):
-    expected = {f"/api/v1/users/{ACTIVE_ID}": 1000, "/api/v1/users": 300, "/api/v1/groups": 250,
-                "/api/v1/apps": 50, "/api/v1/logs": 60}
+    expected = {
+        f"/api/v1/users/{ACTIVE_ID}": 1000,
+        "/api/v1/users": 300,
+        "/api/v1/groups": 250,
+        "/api/v1/apps": 50,
+        "/api/v1/logs": 60,
+    }
     for path, limit in expected.items():
         assert okta_org.request("GET", path).headers["X-Rate-Limit-Limit"] == str(limit), path
 
@@ -113,7 +133,7 @@ def test_users_list_pages_with_opaque_cursor(okta_org):
         next_url = links(response).get("next")
         if next_url:
             assert not after_of(next_url).startswith("00u")
-        path = next_url and next_url[len(okta_org.url):]
+        path = next_url and next_url[len(okta_org.url) :]
     assert pages == 3
     assert len(seen) == len(set(seen))
     assert DEPROVISIONED_ID not in seen
@@ -140,15 +160,21 @@ def test_search_includes_deprovisioned(okta_org):
 
 
 def test_search_by_profile_and_manager(okta_org):
-    manager_id = okta_org.request("GET", f"/api/v1/users/{ACTIVE_ID}").json()["profile"]["managerId"]
-    response = okta_org.request("GET", f'/api/v1/users?search=profile.managerId+eq+"{manager_id}"+and+status+eq+"ACTIVE"')
+    manager_id = okta_org.request("GET", f"/api/v1/users/{ACTIVE_ID}").json()["profile"][
+        "managerId"
+    ]
+    response = okta_org.request(
+        "GET", f'/api/v1/users?search=profile.managerId+eq+"{manager_id}"+and+status+eq+"ACTIVE"'
+    )
     reports = response.json()
     assert ACTIVE_ID in [user["id"] for user in reports]
     assert all(user["profile"]["managerId"] == manager_id for user in reports)
 
 
 def test_search_with_filter_gets_e0000033(okta_org):
-    response = okta_org.request("GET", '/api/v1/users?search=status+eq+"ACTIVE"&filter=status+eq+"ACTIVE"')
+    response = okta_org.request(
+        "GET", '/api/v1/users?search=status+eq+"ACTIVE"&filter=status+eq+"ACTIVE"'
+    )
     assert_okta_error(response, 400, "E0000033")
 
 
@@ -164,7 +190,9 @@ def test_filter_rejects_unsupported_attribute(okta_org):
 
 
 def test_filter_on_last_updated(okta_org):
-    response = okta_org.request("GET", '/api/v1/users?filter=lastUpdated+gt+"2025-01-01T00:00:00.000Z"&limit=200')
+    response = okta_org.request(
+        "GET", '/api/v1/users?filter=lastUpdated+gt+"2025-01-01T00:00:00.000Z"&limit=200'
+    )
     assert response.status == 200
     assert len(response.json()) > 50
 
@@ -176,8 +204,14 @@ def test_q_matches_prefix_without_paging(okta_org):
 
 
 def test_create_user_and_duplicate_login(okta_org):
-    body = {"profile": {"firstName": "Test", "lastName": "User", "email": "test.user@example.com",
-                        "login": "test.user@example.com"}}
+    body = {
+        "profile": {
+            "firstName": "Test",
+            "lastName": "User",
+            "email": "test.user@example.com",
+            "login": "test.user@example.com",
+        }
+    }
     created = okta_org.request("POST", "/api/v1/users?activate=false", body)
     duplicate = okta_org.request("POST", "/api/v1/users", body)
     assert created.status == 200
@@ -186,7 +220,9 @@ def test_create_user_and_duplicate_login(okta_org):
 
 
 def test_create_user_without_login_names_field(okta_org):
-    response = okta_org.request("POST", "/api/v1/users", {"profile": {"firstName": "A", "lastName": "B"}})
+    response = okta_org.request(
+        "POST", "/api/v1/users", {"profile": {"firstName": "A", "lastName": "B"}}
+    )
     assert_okta_error(response, 400, "E0000001")
     causes = " ".join(cause["errorSummary"] for cause in response.json()["errorCauses"])
     assert "login" in causes
@@ -199,8 +235,14 @@ def test_create_user_with_invalid_json(okta_org):
 
 
 def test_new_user_joins_everyone(okta_org):
-    body = {"profile": {"firstName": "New", "lastName": "Hire", "email": "new.hire@example.com",
-                        "login": "new.hire@example.com"}}
+    body = {
+        "profile": {
+            "firstName": "New",
+            "lastName": "Hire",
+            "email": "new.hire@example.com",
+            "login": "new.hire@example.com",
+        }
+    }
     user_id = okta_org.request("POST", "/api/v1/users", body).json()["id"]
     groups = okta_org.request("GET", f"/api/v1/users/{user_id}/groups").json()
     assert [group["id"] for group in groups] == [EVERYONE_ID]
@@ -224,7 +266,9 @@ def test_unknown_lifecycle_operation_404(okta_org):
 
 def test_membership_put_delete_repeat_204(okta_org):
     path = f"/api/v1/groups/{OKTA_GROUP_ID}/users/{ACTIVE_ID}"
-    statuses = [okta_org.request(method, path).status for method in ("PUT", "PUT", "DELETE", "DELETE")]
+    statuses = [
+        okta_org.request(method, path).status for method in ("PUT", "PUT", "DELETE", "DELETE")
+    ]
     assert statuses == [204, 204, 204, 204]
 
 
@@ -237,8 +281,8 @@ def test_membership_put_shows_in_member_list(okta_org):
 def test_app_group_membership_write_refused(okta_org):
     put = okta_org.request("PUT", f"/api/v1/groups/{APP_GROUP_ID}/users/{ACTIVE_ID}")
     delete = okta_org.request("DELETE", f"/api/v1/groups/{APP_GROUP_ID}/users/{ACTIVE_ID}")
-    assert_okta_error(put, 400, "E0000001")
-    assert_okta_error(delete, 400, "E0000001")
+    assert_okta_error(put, 403, "E0000006")
+    assert_okta_error(delete, 403, "E0000006")
     assert "APP_GROUP" in put.json()["errorCauses"][0]["errorSummary"]
 
 
@@ -266,20 +310,26 @@ def test_group_stats_expand(okta_org):
 
 def test_group_members_page(okta_org):
     first = okta_org.request("GET", f"/api/v1/groups/{EVERYONE_ID}/users?limit=30")
-    second = okta_org.request("GET", links(first)["next"][len(okta_org.url):])
+    second = okta_org.request("GET", links(first)["next"][len(okta_org.url) :])
     assert len(first.json()) == 30
     assert not {u["id"] for u in first.json()} & {u["id"] for u in second.json()}
 
 
 def test_assign_inactive_user_gets_e0000117(okta_org):
     for user_id in (SUSPENDED_ID, STAGED_ID, DEPROVISIONED_ID):
-        response = okta_org.request("POST", f"/api/v1/apps/{EXPENSES_ID}/users", {"id": user_id, "scope": "USER"})
+        response = okta_org.request(
+            "POST", f"/api/v1/apps/{EXPENSES_ID}/users", {"id": user_id, "scope": "USER"}
+        )
         assert_okta_error(response, 403, "E0000117")
 
 
 def test_assign_twice_gets_e0000062(okta_org):
-    first = okta_org.request("POST", f"/api/v1/apps/{EXPENSES_ID}/users", {"id": ACTIVE_ID, "scope": "USER"})
-    second = okta_org.request("POST", f"/api/v1/apps/{EXPENSES_ID}/users", {"id": ACTIVE_ID, "scope": "USER"})
+    first = okta_org.request(
+        "POST", f"/api/v1/apps/{EXPENSES_ID}/users", {"id": ACTIVE_ID, "scope": "USER"}
+    )
+    second = okta_org.request(
+        "POST", f"/api/v1/apps/{EXPENSES_ID}/users", {"id": ACTIVE_ID, "scope": "USER"}
+    )
     assert first.status == 200
     assert first.json()["scope"] == "USER"
     assert_okta_error(second, 409, "E0000062")
@@ -287,7 +337,9 @@ def test_assign_twice_gets_e0000062(okta_org):
 
 def test_group_scoped_user_keeps_app_after_unassign(okta_org):
     before = okta_org.request("GET", f"/api/v1/apps/{GRAFANA_ID}/users/{ACTIVE_ID}").json()
-    assigned = okta_org.request("POST", f"/api/v1/apps/{GRAFANA_ID}/users", {"id": ACTIVE_ID, "scope": "USER"})
+    assigned = okta_org.request(
+        "POST", f"/api/v1/apps/{GRAFANA_ID}/users", {"id": ACTIVE_ID, "scope": "USER"}
+    )
     unassigned = okta_org.request("DELETE", f"/api/v1/apps/{GRAFANA_ID}/users/{ACTIVE_ID}")
     after = okta_org.request("GET", f"/api/v1/apps/{GRAFANA_ID}/users/{ACTIVE_ID}")
     assert before["scope"] == "GROUP"

@@ -68,8 +68,14 @@ def test_demo_portal_client(demo):
     client = demo["oidc_clients"][0]
     assert client["client_id"] == PORTAL_CLIENT_ID
     assert client["client_secret"] == "demo-portal-client-secret-change-me"
-    assert client["redirect_uris"] == ["http://127.0.0.1:8000/oidc/callback/", "http://localhost:8000/oidc/callback/"]
-    assert client["post_logout_redirect_uris"] == ["http://127.0.0.1:8000/", "http://localhost:8000/"]
+    assert client["redirect_uris"] == [
+        "http://127.0.0.1:8000/oidc/callback/",
+        "http://localhost:8000/oidc/callback/",
+    ]
+    assert client["post_logout_redirect_uris"] == [
+        "http://127.0.0.1:8000/",
+        "http://localhost:8000/",
+    ]
 
 
 def test_committed_demo_matches_generator(demo):
@@ -86,15 +92,22 @@ def test_group_names_and_client_lookup(seeded_store):
     names = seeded_store.user_group_names(ACTIVE_ID)
     assert "Everyone" in names
     assert names == sorted(names)
-    assert seeded_store.get_oauth_client(PORTAL_CLIENT_ID)["grant_types"] == ["authorization_code", "refresh_token"]
+    assert seeded_store.get_oauth_client(PORTAL_CLIENT_ID)["grant_types"] == [
+        "authorization_code",
+        "refresh_token",
+    ]
     assert seeded_store.get_oauth_client("0oanotthere000000000") is None
 
 
 def test_reset_restores_seed_and_keeps_signing_key(seeded_store):
     with seeded_store.transaction() as db:
         db.execute("DELETE FROM group_members")
-        db.execute("INSERT INTO oidc_signing_keys (kid, private_jwk, created) VALUES ('k1', '{}', 0)")
-    seeded_store.record_event("user.lifecycle.suspend", {"id": "x", "type": "User"}, [], "SUCCESS", "test")
+        db.execute(
+            "INSERT INTO oidc_signing_keys (kid, private_jwk, created) VALUES ('k1', '{}', 0)"
+        )
+    seeded_store.record_event(
+        "user.lifecycle.suspend", {"id": "x", "type": "User"}, [], "SUCCESS", "test"
+    )
     seeded_store.reset()
     assert seeded_store.one("SELECT count(*) FROM group_members")[0] == 378
     assert seeded_store.one("SELECT count(*) FROM log_events")[0] == 0
@@ -122,12 +135,21 @@ def test_preserved_tables_include_signing_keys():
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (lambda org: org["users"][0]["profile"].pop("login"), "users[0]: profile.login is required"),
+        (
+            lambda org: org["users"][0]["profile"].pop("login"),
+            "users[0]: profile.login is required",
+        ),
         (lambda org: org["users"][0].update(status="HAPPY"), "status 'HAPPY'"),
         (lambda org: org["users"].append(copy.deepcopy(org["users"][0])), "duplicate login"),
-        (lambda org: org["groups"][1]["members"].append("ghost@example.com"), "unknown user 'ghost@example.com'"),
+        (
+            lambda org: org["groups"][1]["members"].append("ghost@example.com"),
+            "unknown user 'ghost@example.com'",
+        ),
         (lambda org: org["groups"].pop(0), "Everyone is required"),
-        (lambda org: org["apps"][0]["groups"].append("No Such Group"), "unknown group 'No Such Group'"),
+        (
+            lambda org: org["apps"][0]["groups"].append("No Such Group"),
+            "unknown group 'No Such Group'",
+        ),
         (lambda org: org.update(api_tokens=[]), "at least one API token"),
         (lambda org: org["oidc_clients"][0].update(redirect_uris=[]), "redirect_uris must list"),
     ],
@@ -148,7 +170,9 @@ def test_load_file_reports_yaml_errors(tmp_path):
 
 
 def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "okta_emulator", *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "okta_emulator", *args], capture_output=True, text=True, timeout=120
+    )
 
 
 def test_cli_seed_show_reset(tmp_path):
