@@ -7,4 +7,5 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
     path("oidc/", include("mozilla_django_oidc.urls")),
+    path("", include("access_requests.urls")),
 ]

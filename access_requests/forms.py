@@ -1,0 +1,146 @@
+"""Forms of the access request pages. They check the shape of the input; the services check the
+rules (requestable, maximum duration, access already held) and raise with a message the view
+shows next to the field it concerns."""
+
+import datetime
+from zoneinfo import ZoneInfo
+
+from django import forms
+from django.utils import timezone
+
+from access_requests.services import DURATION_PRESETS
+
+CUSTOM_END = "custom"
+NO_END = "none"
+MAX_JUSTIFICATION_LENGTH = 2000
+
+
+class RequestAccessForm(forms.Form):
+    """Justification and duration of a new request for one resource."""
+
+    justification = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=MAX_JUSTIFICATION_LENGTH,
+        required=False,
+        help_text="Why you need this access. Your approvers read it.",
+    )
+    duration = forms.ChoiceField(
+        widget=forms.RadioSelect,
+        error_messages={
+            "required": "Choose how long you need the access.",
+            "invalid_choice": "Choose one of the durations offered for this resource.",
+        },
+    )
+    end_date = forms.DateField(
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        label="Custom end date",
+        help_text="The access ends at the end of this day, in your time zone.",
+        error_messages={"invalid": "Enter the end date as YYYY-MM-DD."},
+    )
+
+    def __init__(self, *args, resource, time_zone: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.resource = resource
+        self.time_zone = time_zone
+        self.fields["justification"].required = resource.justification_required
+        if resource.justification_required:
+            self.fields["justification"].error_messages["required"] = (
+                "Enter a justification: this resource requires one."
+            )
+        self.fields["duration"].choices = self._duration_choices()
+        self.fields["duration"].initial = self.fields["duration"].choices[0][0]
+
+    def _duration_choices(self) -> list[tuple[str, str]]:
+        # Presets longer than the resource's maximum are not offered; a custom date over the
+        # maximum is refused by the service with the limit in its message.
+        maximum = self.resource.max_duration_days
+        choices = [
+            (str(days), "1 day" if days == 1 else f"{days} days")
+            for days in DURATION_PRESETS
+            if maximum is None or days <= maximum
+        ]
+        choices.append((CUSTOM_END, "Until a date"))
+        if self.resource.allow_no_end:
+            choices.append((NO_END, "No end date"))
+        return choices
+
+    def clean_end_date(self) -> datetime.date | None:
+        end_date = self.cleaned_data.get("end_date")
+        if end_date is None:
+            return None
+        today = timezone.localdate(timezone=ZoneInfo(self.time_zone))
+        if end_date < today:
+            raise forms.ValidationError(
+                "The end date %(date)s is in the past: choose today or a later day.",
+                params={"date": end_date.isoformat()},
+            )
+        return end_date
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if cleaned.get("duration") == CUSTOM_END and not cleaned.get("end_date"):
+            if "end_date" not in self.errors:
+                self.add_error("end_date", "Enter the end date, or choose another duration.")
+        return cleaned
+
+    def ends_at(self) -> datetime.datetime | datetime.date | None:
+        """Return when the requested access ends, as submit_request takes it: an aware datetime
+        for a preset, the date itself for a custom end date (the service reads it as the end of
+        that day in the requester's time zone), None for no end."""
+        duration = self.cleaned_data["duration"]
+        if duration == NO_END:
+            return None
+        if duration == CUSTOM_END:
+            return self.cleaned_data["end_date"]
+        return timezone.now() + datetime.timedelta(days=int(duration))
+
+
+class DecisionForm(forms.Form):
+    """An approver's decision on one step. Only the decision and the comment come from the form:
+    the step, and so the resource and duration, come from the URL."""
+
+    APPROVE = "approve"
+    DENY = "deny"
+
+    decision = forms.ChoiceField(
+        choices=[(APPROVE, "Approve"), (DENY, "Deny")],
+        error_messages={
+            "required": "Choose approve or deny.",
+            "invalid_choice": "The decision must be approve or deny.",
+        },
+    )
+    comment = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}),
+        max_length=MAX_JUSTIFICATION_LENGTH,
+        required=False,
+    )
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if cleaned.get("decision") == self.DENY and not cleaned.get("comment", "").strip():
+            self.add_error("comment", "Enter a comment to deny: the requester reads it.")
+        return cleaned
+
+    @property
+    def approve(self) -> bool:
+        return self.cleaned_data["decision"] == self.APPROVE
+
+
+class BulkApproveForm(forms.Form):
+    """The steps ticked in the inbox; the view keeps only those waiting for the user."""
+
+    steps = forms.TypedMultipleChoiceField(
+        coerce=int,
+        error_messages={
+            "required": "Select at least one request to approve.",
+            "invalid_choice": (
+                "Approval step %(value)s is not waiting for your decision: it was decided "
+                "already, or it is not yours to decide."
+            ),
+        },
+    )
+
+    def __init__(self, *args, step_ids, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["steps"].choices = [(str(pk), str(pk)) for pk in step_ids]

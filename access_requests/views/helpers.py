@@ -1,0 +1,51 @@
+"""Querysets scoped to the signed-in user and small request helpers shared by the views."""
+
+from django.db.models import Prefetch, QuerySet
+from django.http import HttpRequest
+
+from access_requests.models import AccessRequest, ApprovalStep, Grant, Resource
+
+
+def page_number(request: HttpRequest) -> int:
+    """Return the `page` query parameter; anything but a positive integer means page 1."""
+    try:
+        return max(1, int(request.GET.get("page", "1")))
+    except ValueError:
+        return 1
+
+
+def visible_resources(user) -> QuerySet[Resource]:
+    """Resources whose page the user may open: the whole catalog, because every employee may
+    see what exists and why something cannot be requested."""
+    return Resource.objects.all()
+
+
+def own_access_to(user, resource: Resource) -> dict:
+    """Return the user's held grant and pending request for one resource (either may be None)."""
+    held = Grant.objects.filter(user=user, resource=resource, status__in=Grant.HELD).first()
+    pending = AccessRequest.objects.filter(
+        requester=user, resource=resource, status__in=AccessRequest.OPEN
+    ).first()
+    return {"grant": held, "pending_request": pending}
+
+
+def decidable_steps(user) -> QuerySet[ApprovalStep]:
+    """Steps the user is an approver of, in any state, so that a decision that came too late
+    gets "already decided" rather than "not found"."""
+    steps = ApprovalStep.objects.filter(approvers=user).select_related(
+        "request__resource", "request__requester__manager", "decided_by"
+    )
+    return with_requester_access(steps)
+
+
+def with_requester_access(steps: QuerySet[ApprovalStep]) -> QuerySet[ApprovalStep]:
+    """Load each requester's held grants into `requester.held_grants` in one query, for the
+    approver's "what they already have"."""
+    held = Grant.objects.filter(status__in=Grant.HELD).select_related("resource")
+    return steps.prefetch_related(
+        Prefetch(
+            "request__requester__grants",
+            queryset=held.order_by("resource__name"),
+            to_attr="held_grants",
+        )
+    )

@@ -1,0 +1,99 @@
+"""The approver's inbox: steps waiting for the user, inline approve or deny, bulk approve."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST, require_safe
+
+from access_requests import errors, selectors, services
+from access_requests.forms import BulkApproveForm, DecisionForm
+from access_requests.models import ApprovalStep
+from access_requests.views.helpers import decidable_steps, with_requester_access
+
+
+@login_required
+@require_safe
+def inbox(request: HttpRequest) -> HttpResponse:
+    return _render_inbox(request, list(with_requester_access(selectors.inbox(request.user))))
+
+
+def _render_inbox(request: HttpRequest, steps, bulk_form=None, status: int = 200) -> HttpResponse:
+    context = {"steps": steps, "bulk_form": bulk_form, "waiting": ApprovalStep.Status.WAITING}
+    return render(request, "access_requests/inbox.html", context, status=status)
+
+
+@login_required
+@require_POST
+def decide_step(request: HttpRequest, pk: int) -> HttpResponse:
+    step = get_object_or_404(decidable_steps(request.user), pk=pk)
+    form = DecisionForm(request.POST)
+    status = 200
+    if form.is_valid():
+        try:
+            services.decide_step(
+                step,
+                by=request.user,
+                approve=form.approve,
+                comment=form.cleaned_data["comment"],
+                http_request=request,
+            )
+        except errors.NotAllowed as error:
+            raise PermissionDenied(error.message) from error
+        except errors.AlreadyDecided as error:
+            form.add_error(None, error.message)
+            status = 409
+        except errors.AccessRequestError as error:
+            form.add_error(
+                "comment" if isinstance(error, errors.CommentRequired) else None, error.message
+            )
+            status = 400
+    else:
+        status = 400
+    step.refresh_from_db()
+
+    if request.htmx:
+        # htmx swaps only 2xx answers by default; the row shows the error itself, so the
+        # partial always goes out as 200 and the status code stays for non-htmx clients.
+        context = {
+            "step": step,
+            "form": form,
+            "waiting": ApprovalStep.Status.WAITING,
+            "decided_now": status == 200 and form.is_valid(),
+        }
+        return render(request, "access_requests/partials/inbox_step.html", context)
+    _report(request, step, form)
+    return redirect("access_requests:inbox")
+
+
+def _report(request: HttpRequest, step, form: DecisionForm) -> None:
+    if form.errors:
+        for message in form.errors.get("__all__", []) + form.errors.get("comment", []):
+            messages.error(request, f"Request #{step.request_id}: {message}")
+        for message in form.errors.get("decision", []):
+            messages.error(request, message)
+        return
+    verb = "approved" if form.approve else "denied"
+    messages.success(request, f"You {verb} request #{step.request_id} for {step.request.resource}.")
+
+
+@login_required
+@require_POST
+def bulk_approve(request: HttpRequest) -> HttpResponse:
+    waiting = {step.pk: step for step in with_requester_access(selectors.inbox(request.user))}
+    form = BulkApproveForm(request.POST, step_ids=waiting)
+    if not form.is_valid():
+        return _render_inbox(request, list(waiting.values()), bulk_form=form, status=400)
+
+    steps = [waiting[pk] for pk in form.cleaned_data["steps"]]
+    results = services.bulk_approve(steps, by=request.user, http_request=request)
+    approved = 0
+    for result in results:
+        if result.ok:
+            approved += 1
+        else:
+            messages.error(request, f"Request #{result.step.request_id}: {result.error.message}")
+    if approved:
+        messages.success(request, f"You approved {approved} request{'s' if approved != 1 else ''}.")
+    return redirect("access_requests:inbox")

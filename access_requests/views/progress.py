@@ -1,0 +1,65 @@
+"""Where a request stands, as the requester follows it: from waiting for approval to applied in
+Okta (or denied, cancelled, expired, failed). The status pages poll while it is still moving."""
+
+from dataclasses import dataclass
+
+from access_requests.models import AccessRequest, Grant
+
+
+@dataclass(frozen=True)
+class Progress:
+    code: str
+    label: str
+    # Whether the status can still change without the requester doing anything, so the page
+    # keeps polling.
+    moving: bool
+
+    @property
+    def css_class(self) -> str:
+        return f"progress-{self.code}"
+
+
+WAITING = Progress("waiting", "Waiting for approval", moving=True)
+APPLYING = Progress("applying", "Approved, being applied in Okta", moving=True)
+APPLIED = Progress("applied", "Applied in Okta", moving=False)
+FAILED = Progress("failed", "Failed in Okta", moving=False)
+REMOVING = Progress("removing", "Being removed in Okta", moving=True)
+ENDED = Progress("ended", "Access ended", moving=False)
+DENIED = Progress("denied", "Denied", moving=False)
+CANCELLED = Progress("cancelled", "Cancelled", moving=False)
+EXPIRED = Progress("expired", "Expired before a decision", moving=False)
+
+_BY_GRANT_STATUS = {
+    Grant.Status.PROVISIONING: APPLYING,
+    Grant.Status.ACTIVE: APPLIED,
+    Grant.Status.FAILED: FAILED,
+    Grant.Status.REVOKING: REMOVING,
+    Grant.Status.REVOKED: ENDED,
+    Grant.Status.EXPIRED: ENDED,
+}
+
+_BY_REQUEST_STATUS = {
+    AccessRequest.Status.PENDING: WAITING,
+    AccessRequest.Status.DENIED: DENIED,
+    AccessRequest.Status.CANCELLED: CANCELLED,
+    AccessRequest.Status.EXPIRED: EXPIRED,
+    # Approved with no grant row yet cannot be observed from outside the deciding
+    # transaction, but reads as "being applied" if it ever is.
+    AccessRequest.Status.APPROVED: APPLYING,
+}
+
+
+def request_grant(access_request: AccessRequest) -> Grant | None:
+    """Return the request's grant without a query when it was fetched with select_related."""
+    try:
+        return access_request.grant
+    except Grant.DoesNotExist:
+        return None
+
+
+def progress_of(access_request: AccessRequest) -> Progress:
+    """Return where the request stands; the grant decides once the request is approved."""
+    grant = request_grant(access_request)
+    if access_request.status == AccessRequest.Status.APPROVED and grant is not None:
+        return _BY_GRANT_STATUS[grant.status]
+    return _BY_REQUEST_STATUS[access_request.status]
