@@ -54,9 +54,11 @@ def record_event(
     Call it inside the transaction.atomic() block of the state change it records, so that the
     event and the change commit or roll back together. On PostgreSQL it takes a
     transaction-scoped advisory lock before reading the chain's head, so concurrent writers
-    queue from that point until their transaction ends: call it late in the transaction. On
-    SQLite the portal's settings open every transaction with BEGIN IMMEDIATE, which serialises
-    writers already.
+    queue from that point until their transaction ends. Call it after the transaction's last
+    row lock (select_for_update): a transaction that waits for a row lock while holding the
+    chain lock can deadlock with one that holds the row and waits for the chain. On SQLite the
+    portal's settings open every transaction with BEGIN IMMEDIATE, which serialises writers
+    already.
     """
     _check_arguments(action, outcome, payload)
     if connection.vendor == "postgresql" and not connection.in_atomic_block:

@@ -8,4 +8,5 @@ urlpatterns = [
     path("readyz", views.readyz, name="readyz"),
     path("oidc/", include("mozilla_django_oidc.urls")),
     path("", include("access_requests.urls")),
+    path("audit/", include("audit.urls")),
 ]

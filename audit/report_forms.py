@@ -1,0 +1,43 @@
+from django import forms
+from django.contrib.auth import get_user_model
+from django.db.models import Q
+
+from access_requests.models import Resource
+
+User = get_user_model()
+
+
+class AccessOnDayForm(forms.Form):
+    resource = forms.CharField(help_text="Okta id or exact name of the group or app.")
+    day = forms.DateField(help_text="YYYY-MM-DD, in the portal's time zone.")
+
+    def clean_resource(self):
+        text = self.cleaned_data["resource"].strip()
+        matches = list(Resource.objects.filter(Q(okta_id=text) | Q(name=text))[:2])
+        if not matches:
+            raise forms.ValidationError(f"No resource has the Okta id or name “{text}”.")
+        if len(matches) > 1:
+            raise forms.ValidationError(
+                f"Several resources are named “{text}”: enter the Okta id instead."
+            )
+        return matches[0]
+
+
+class UserChangesForm(forms.Form):
+    user = forms.CharField(help_text="Login or Okta id.")
+    since = forms.DateField(label="From", help_text="First day, YYYY-MM-DD.")
+    until = forms.DateField(label="To", help_text="Last day, YYYY-MM-DD.")
+
+    def clean_user(self):
+        text = self.cleaned_data["user"].strip()
+        user = User.objects.filter(Q(login__iexact=text) | Q(okta_id=text)).first()
+        if user is None:
+            raise forms.ValidationError(f"No user has the login or Okta id “{text}”.")
+        return user
+
+    def clean(self):
+        cleaned = super().clean()
+        since, until = cleaned.get("since"), cleaned.get("until")
+        if since and until and since > until:
+            self.add_error("until", f"The last day ({until}) is before the first day ({since}).")
+        return cleaned

@@ -1,0 +1,160 @@
+"""Who may open which audit page, and what each persona sees there."""
+
+import json
+
+import pytest
+from django.urls import reverse
+
+pytestmark = pytest.mark.django_db
+
+PERSONAS = ("admin", "manager", "subject", "outsider")
+
+
+def get(client, persona, url, params=None):
+    client.force_login(persona)
+    return client.get(url, params or {})
+
+
+def sequences(response) -> set[int]:
+    return {event.sequence for event in response.context["page"].events}
+
+
+# --- The permission matrix ----------------------------------------------------------------
+
+
+def event_urls(history, personas, resource):
+    subject = personas["subject"]
+    return {
+        "event list": reverse("audit:events"),
+        "event export": reverse("audit:events_export", args=["csv"]),
+        "event page": reverse("audit:event", args=[history["submitted"].sequence]),
+        "user timeline": reverse("audit:user", args=[subject.okta_id]),
+        "resource timeline": reverse("audit:resource", args=[resource.okta_id]),
+    }
+
+
+# Expected status per view and persona for pages about the subject's history.
+EVENT_MATRIX = {
+    "event list": {"admin": 200, "manager": 200, "subject": 200, "outsider": 200},
+    "event export": {"admin": 200, "manager": 200, "subject": 200, "outsider": 200},
+    "event page": {"admin": 200, "manager": 200, "subject": 200, "outsider": 404},
+    "user timeline": {"admin": 200, "manager": 200, "subject": 200, "outsider": 404},
+    "resource timeline": {"admin": 200, "manager": 200, "subject": 200, "outsider": 200},
+}
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+@pytest.mark.parametrize("view", EVENT_MATRIX)
+def test_event_view_status(client, history, personas, resource, view, persona):
+    url = event_urls(history, personas, resource)[view]
+    response = get(client, personas[persona], url)
+    assert response.status_code == EVENT_MATRIX[view][persona]
+
+
+def admin_urls(resource, personas):
+    subject = personas["subject"]
+    access = {"resource": resource.okta_id, "day": "2026-01-01"}
+    changes = {"user": subject.login, "since": "2026-01-01", "until": "2026-12-31"}
+    return {
+        "dashboard": (reverse("audit:dashboard"), {}),
+        "report index": (reverse("audit:reports"), {}),
+        "access on day": (reverse("audit:access_on_day"), access),
+        "access on day csv": (reverse("audit:access_on_day_export", args=["csv"]), access),
+        "user changes": (reverse("audit:user_changes"), changes),
+        "user changes jsonl": (reverse("audit:user_changes_export", args=["jsonl"]), changes),
+        "current access": (reverse("audit:current_access"), {}),
+        "current access csv": (reverse("audit:current_access_export", args=["csv"]), {}),
+    }
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+@pytest.mark.parametrize(
+    "view",
+    [
+        "dashboard",
+        "report index",
+        "access on day",
+        "access on day csv",
+        "user changes",
+        "user changes jsonl",
+        "current access",
+        "current access csv",
+    ],
+)
+def test_admin_view_status(client, history, personas, resource, view, persona):
+    url, params = admin_urls(resource, personas)[view]
+    response = get(client, personas[persona], url, params)
+    assert response.status_code == (200 if persona == "admin" else 403)
+
+
+@pytest.mark.parametrize("name", ["audit:events", "audit:dashboard", "audit:reports"])
+def test_anonymous_is_sent_to_sign_in(client, name):
+    response = client.get(reverse(name))
+    assert response.status_code == 302
+
+
+# --- What each persona sees ---------------------------------------------------------------
+
+
+def test_admin_sees_every_event(client, history, personas):
+    response = get(client, personas["admin"], reverse("audit:events"))
+    expected = {history[key].sequence for key in ("submitted", "approved", "unrelated")}
+    assert sequences(response) == expected
+
+
+def test_admin_sees_last_verification(client, history, personas):
+    from audit.verification import verify_chain
+
+    verify_chain()
+    response = get(client, personas["admin"], reverse("audit:events"))
+    assert b"Last chain verification" in response.content
+
+
+def test_employee_does_not_see_verification(client, history, personas):
+    response = get(client, personas["subject"], reverse("audit:events"))
+    assert b"chain" not in response.content.lower()
+
+
+def test_manager_sees_reports_history_only(client, history, personas):
+    response = get(client, personas["manager"], reverse("audit:events"))
+    assert sequences(response) == {history["submitted"].sequence, history["approved"].sequence}
+
+
+def test_subject_sees_own_history_only(client, history, personas):
+    response = get(client, personas["subject"], reverse("audit:events"))
+    assert sequences(response) == {history["submitted"].sequence, history["approved"].sequence}
+
+
+def test_outsider_sees_only_own_events(client, history, personas):
+    response = get(client, personas["outsider"], reverse("audit:events"))
+    assert sequences(response) == {history["unrelated"].sequence}
+
+
+def test_outsider_export_leaves_out_others(client, history, personas):
+    response = get(client, personas["outsider"], reverse("audit:events_export", args=["jsonl"]))
+    lines = b"".join(response.streaming_content).decode().splitlines()
+    assert [json.loads(line)["sequence"] for line in lines] == [history["unrelated"].sequence]
+
+
+def test_outsider_resource_timeline_is_empty(client, history, personas, resource):
+    response = get(client, personas["outsider"], reverse("audit:resource", args=[resource.okta_id]))
+    assert sequences(response) == set()
+
+
+def test_event_page_lists_same_request(client, history, personas):
+    url = reverse("audit:event", args=[history["submitted"].sequence])
+    response = get(client, personas["admin"], url)
+    related = [event.sequence for event in response.context["related"]]
+    assert related == [history["submitted"].sequence, history["approved"].sequence]
+    assert response.context["hash_matches"]
+    assert b"quarterly close needs the ledger" in response.content
+
+
+def test_unknown_event_is_404(client, personas):
+    response = get(client, personas["admin"], reverse("audit:event", args=[999]))
+    assert response.status_code == 404
+
+
+def test_unknown_export_format_is_404(client, personas):
+    response = get(client, personas["admin"], reverse("audit:events_export", args=["xlsx"]))
+    assert response.status_code == 404
