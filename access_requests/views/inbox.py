@@ -68,6 +68,9 @@ def decide_step(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _report(request: HttpRequest, step, form: DecisionForm) -> None:
+    if step.status != ApprovalStep.Status.WAITING and form.errors:
+        messages.error(request, _already_decided(step))
+        return
     if form.errors:
         for message in form.errors.get("__all__", []) + form.errors.get("comment", []):
             messages.error(request, f"Request #{step.request_id}: {message}")
@@ -76,6 +79,13 @@ def _report(request: HttpRequest, step, form: DecisionForm) -> None:
         return
     verb = "approved" if form.approve else "denied"
     messages.success(request, f"You {verb} request #{step.request_id} for {step.request.resource}.")
+
+
+def _already_decided(step) -> str:
+    text = f"Request #{step.request_id} was already decided: {step.get_status_display().lower()}"
+    if step.decided_by is not None:
+        text += f" by {step.decided_by.get_full_name() or step.decided_by.login}"
+    return text + "."
 
 
 @login_required

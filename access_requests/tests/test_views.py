@@ -1,0 +1,436 @@
+"""Behaviour of the access request pages: search, the request form's messages, double submit,
+live status, inline decisions, bulk approve, failed grants and retry."""
+
+import datetime
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from access_requests.models import AccessRequest, ApprovalStep, Grant, OktaOperation
+from access_requests.tests.personas import build_cast, make_resource, sign_in, submit
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+@pytest.fixture
+def cast(db):
+    return build_cast()
+
+
+def resource_url(resource):
+    return reverse("access_requests:resource_detail", args=[resource.pk])
+
+
+def decide_url(step):
+    return reverse("access_requests:decide_step", args=[step.pk])
+
+
+# --- Catalog ---------------------------------------------------------------------------------
+
+
+def test_catalog_search_returns_partial(client, cast):
+    make_resource("Payroll App", kind="app", group_type="", okta_id="0oapayroll")
+    sign_in(client, cast.outsider)
+
+    response = client.get(
+        reverse("access_requests:catalog"),
+        {"q": "payroll"},
+        HTTP_HX_TARGET="catalog-results",
+        **HTMX,
+    )
+
+    content = response.content.decode()
+    assert response.status_code == 200
+    assert "Payroll App" in content
+    assert "Engineering Wiki" not in content
+    assert "<html" not in content
+
+
+def test_catalog_full_page_has_live_search(client, cast):
+    sign_in(client, cast.outsider)
+
+    content = client.get(reverse("access_requests:catalog")).content.decode()
+
+    assert 'hx-trigger="input changed delay:300ms, search"' in content
+    assert 'role="search"' in content
+    assert "Engineering Wiki" in content
+
+
+def test_catalog_pages(client, cast):
+    for number in range(30):
+        make_resource(f"Team {number:02d}")
+    sign_in(client, cast.outsider)
+
+    first = client.get(reverse("access_requests:catalog"), {"q": "Team"}).content.decode()
+    second = client.get(
+        reverse("access_requests:catalog"), {"q": "Team", "page": 2}
+    ).content.decode()
+
+    assert "Team 00" in first
+    assert "Team 29" not in first
+    assert "Team 29" in second
+    assert "Page 2 of 2" in second
+
+
+def test_catalog_shows_why_not_requestable(client, cast):
+    make_resource("Everyone", group_type="BUILT_IN", requestable=False)
+    sign_in(client, cast.outsider)
+
+    content = client.get(reverse("access_requests:catalog"), {"q": "Everyone"}).content.decode()
+
+    assert "built-in Okta group" in content
+
+
+# --- Resource page and request form ----------------------------------------------------------
+
+
+def test_resource_page_shows_approvers_and_own_access(client, cast):
+    sign_in(client, cast.requester)
+
+    content = client.get(resource_url(cast.resource)).content.decode()
+
+    assert "Maria Manager" in content
+    assert "Olga Owner" in content
+    assert "Follow your request" in content
+
+
+def test_request_without_justification_is_refused_at_field(client, cast):
+    sign_in(client, cast.outsider)
+
+    response = client.post(resource_url(cast.resource), {"justification": "", "duration": "7"})
+
+    content = response.content.decode()
+    assert response.status_code == 200
+    assert 'id="id_justification_error"' in content
+    assert "Enter a justification" in content
+    assert not AccessRequest.objects.filter(requester=cast.outsider).exists()
+
+
+def test_custom_end_without_date_is_refused(client, cast):
+    sign_in(client, cast.outsider)
+
+    response = client.post(
+        resource_url(cast.resource), {"justification": "Audit.", "duration": "custom"}
+    )
+
+    assert 'id="id_end_date_error"' in response.content.decode()
+    assert not AccessRequest.objects.filter(requester=cast.outsider).exists()
+
+
+def test_past_end_date_is_refused(client, cast):
+    sign_in(client, cast.outsider)
+    yesterday = (timezone.now() - datetime.timedelta(days=1)).date().isoformat()
+
+    response = client.post(
+        resource_url(cast.resource),
+        {"justification": "Audit.", "duration": "custom", "end_date": yesterday},
+    )
+
+    assert "is in the past" in response.content.decode()
+    assert not AccessRequest.objects.filter(requester=cast.outsider).exists()
+
+
+def test_end_over_maximum_is_refused_by_service(client, cast):
+    sign_in(client, cast.outsider)
+    too_late = (timezone.now() + datetime.timedelta(days=200)).date().isoformat()
+
+    response = client.post(
+        resource_url(cast.resource),
+        {"justification": "Audit.", "duration": "custom", "end_date": too_late},
+    )
+
+    content = response.content.decode()
+    assert 'id="id_end_date_error"' in content
+    assert "at most 90 days" in content
+    assert not AccessRequest.objects.filter(requester=cast.outsider).exists()
+
+
+def test_no_end_only_where_allowed(client, cast):
+    sign_in(client, cast.outsider)
+
+    response = client.post(
+        resource_url(cast.resource), {"justification": "Audit.", "duration": "none"}
+    )
+
+    assert "Choose one of the durations offered" in response.content.decode()
+    assert not AccessRequest.objects.filter(requester=cast.outsider).exists()
+
+
+def test_preset_over_maximum_not_offered(client, cast):
+    short = make_resource("Prod Console", max_duration_days=7)
+    sign_in(client, cast.outsider)
+
+    content = client.get(resource_url(short)).content.decode()
+
+    assert 'value="7"' in content
+    assert 'value="30"' not in content
+
+
+def test_custom_end_date_submits_request(client, cast):
+    sign_in(client, cast.outsider)
+    end = (timezone.now() + datetime.timedelta(days=10)).date()
+
+    response = client.post(
+        resource_url(cast.resource),
+        {"justification": "Audit.", "duration": "custom", "end_date": end.isoformat()},
+    )
+
+    created = AccessRequest.objects.get(requester=cast.outsider)
+    assert response.status_code == 302
+    assert response["Location"] == reverse("access_requests:request_detail", args=[created.pk])
+    assert created.requested_ends_at.date() in (end, end + datetime.timedelta(days=1))
+
+
+def test_double_submit_shows_existing_request(client, cast):
+    sign_in(client, cast.requester)
+
+    response = client.post(
+        resource_url(cast.resource), {"justification": "Again.", "duration": "7"}, follow=True
+    )
+
+    assert response.redirect_chain[-1][0] == reverse(
+        "access_requests:request_detail", args=[cast.access_request.pk]
+    )
+    assert "already have a pending request" in response.content.decode()
+    assert (
+        AccessRequest.objects.filter(requester=cast.requester, resource=cast.resource).count() == 1
+    )
+
+
+def test_not_requestable_has_no_form(client, cast):
+    closed = make_resource("Finance Share", requestable=False)
+    sign_in(client, cast.outsider)
+
+    content = client.get(resource_url(closed)).content.decode()
+
+    assert "not enabled by an admin" in content
+    assert "Request access</button>" not in content
+
+
+# --- My requests and live status -------------------------------------------------------------
+
+
+def test_my_requests_polls_while_pending(client, cast):
+    sign_in(client, cast.requester)
+
+    content = client.get(reverse("access_requests:my_requests")).content.decode()
+
+    assert 'hx-trigger="every 5s"' in content
+    assert "Waiting for approval" in content
+
+
+def test_status_stops_polling_once_applied(client, cast):
+    Grant.objects.create(
+        user=cast.requester,
+        resource=cast.resource,
+        request=cast.access_request,
+        status=Grant.Status.ACTIVE,
+    )
+    AccessRequest.objects.filter(pk=cast.access_request.pk).update(
+        status=AccessRequest.Status.APPROVED
+    )
+    sign_in(client, cast.requester)
+
+    url = reverse("access_requests:request_status", args=[cast.access_request.pk])
+    content = client.get(url, **HTMX).content.decode()
+
+    assert 'data-progress="applied"' in content
+    assert "hx-trigger" not in content
+    assert 'aria-live="polite"' in content
+
+
+def test_status_polls_while_pending(client, cast):
+    sign_in(client, cast.requester)
+
+    url = reverse("access_requests:request_status", args=[cast.access_request.pk])
+    content = client.get(url, **HTMX).content.decode()
+
+    assert 'hx-trigger="every 3s"' in content
+
+
+def test_cancel_while_pending(client, cast):
+    sign_in(client, cast.requester)
+
+    url = reverse("access_requests:cancel_request", args=[cast.access_request.pk])
+    response = client.post(url, follow=True)
+
+    cast.access_request.refresh_from_db()
+    assert cast.access_request.status == AccessRequest.Status.CANCELLED
+    assert "was cancelled" in response.content.decode()
+
+
+def test_cancel_twice_says_why(client, cast):
+    sign_in(client, cast.requester)
+    url = reverse("access_requests:cancel_request", args=[cast.access_request.pk])
+    client.post(url)
+
+    response = client.post(url, follow=True)
+
+    assert "can no longer be cancelled" in response.content.decode()
+
+
+# --- Failed grants ---------------------------------------------------------------------------
+
+
+def failed_request_url(cast):
+    return reverse("access_requests:request_detail", args=[cast.failed_grant.request_id])
+
+
+def test_failure_reason_shown_to_requester(client, cast):
+    sign_in(client, cast.requester)
+
+    content = client.get(failed_request_url(cast)).content.decode()
+
+    assert "This group does not accept members" in content
+    assert "Retry in Okta" not in content
+
+
+def test_failure_reason_and_retry_shown_to_admin(client, cast):
+    sign_in(client, cast.admin)
+
+    content = client.get(failed_request_url(cast)).content.decode()
+
+    assert "This group does not accept members" in content
+    assert "Retry in Okta" in content
+
+
+def test_admin_retry_queues_operation(client, cast):
+    sign_in(client, cast.admin)
+
+    url = reverse("access_requests:retry_grant", args=[cast.failed_grant.pk])
+    response = client.post(url)
+
+    cast.failed_grant.refresh_from_db()
+    assert response.status_code == 302
+    assert cast.failed_grant.status == Grant.Status.PROVISIONING
+    assert OktaOperation.objects.filter(grant=cast.failed_grant).count() == 1
+
+
+# --- Inbox -----------------------------------------------------------------------------------
+
+
+def test_inbox_shows_requester_context(client, cast):
+    Grant.objects.create(
+        user=cast.requester, resource=make_resource("VPN"), status=Grant.Status.ACTIVE
+    )
+    sign_in(client, cast.manager)
+
+    content = client.get(reverse("access_requests:inbox")).content.decode()
+
+    assert "Rob Requester" in content
+    assert "Engineering" in content
+    assert "Developer" in content
+    assert "Maria Manager" in content
+    assert "VPN" in content
+    assert "Needed for the quarterly report." in content
+
+
+def test_inline_approve_swaps_card(client, cast):
+    sign_in(client, cast.manager)
+
+    response = client.post(decide_url(cast.manager_step), {"decision": "approve"}, **HTMX)
+
+    content = response.content.decode()
+    cast.manager_step.refresh_from_db()
+    assert response.status_code == 200
+    assert f'id="step-{cast.manager_step.pk}"' in content
+    assert "You approved this request." in content
+    assert cast.manager_step.status == ApprovalStep.Status.APPROVED
+
+
+def test_deny_needs_comment(client, cast):
+    sign_in(client, cast.manager)
+
+    response = client.post(decide_url(cast.manager_step), {"decision": "deny"}, **HTMX)
+
+    cast.manager_step.refresh_from_db()
+    assert "Enter a comment to deny" in response.content.decode()
+    assert cast.manager_step.status == ApprovalStep.Status.WAITING
+
+
+def test_deny_with_comment(client, cast):
+    sign_in(client, cast.manager)
+
+    client.post(decide_url(cast.manager_step), {"decision": "deny", "comment": "Not on this team."})
+
+    cast.access_request.refresh_from_db()
+    assert cast.access_request.status == AccessRequest.Status.DENIED
+
+
+def test_late_decision_says_already_decided(client, cast):
+    sign_in(client, cast.manager)
+    client.post(decide_url(cast.manager_step), {"decision": "approve"})
+
+    response = client.post(decide_url(cast.manager_step), {"decision": "deny", "comment": "No."})
+
+    assert response.status_code == 302
+    follow = client.get(response["Location"]).content.decode()
+    assert "already decided" in follow.lower()
+    cast.manager_step.refresh_from_db()
+    assert cast.manager_step.status == ApprovalStep.Status.APPROVED
+
+
+def test_late_htmx_decision_shows_who_decided(client, cast):
+    sign_in(client, cast.manager)
+    client.post(decide_url(cast.manager_step), {"decision": "approve"})
+
+    response = client.post(decide_url(cast.manager_step), {"decision": "approve"}, **HTMX)
+
+    content = response.content.decode()
+    assert "Already decided: approved by Maria Manager" in content
+
+
+def test_decision_form_cannot_change_target(client, cast):
+    other = make_resource("Secrets Vault")
+    sign_in(client, cast.manager)
+
+    client.post(
+        decide_url(cast.manager_step),
+        {"decision": "approve", "resource": other.pk, "requested_ends_at": "2099-01-01"},
+    )
+
+    cast.access_request.refresh_from_db()
+    assert cast.access_request.resource_id == cast.resource.pk
+    assert cast.access_request.requested_ends_at.year < 2099
+
+
+def test_bulk_approve(client, cast):
+    second_resource = make_resource("Design Files", approval_policy="manager")
+    second = submit(cast.requester, second_resource)
+    second_step = second.steps.get()
+    sign_in(client, cast.manager)
+
+    response = client.post(
+        reverse("access_requests:bulk_approve"),
+        {"steps": [cast.manager_step.pk, second_step.pk]},
+        follow=True,
+    )
+
+    assert "You approved 2 requests." in response.content.decode()
+    second.refresh_from_db()
+    assert second.status == AccessRequest.Status.APPROVED
+    cast.manager_step.refresh_from_db()
+    assert cast.manager_step.status == ApprovalStep.Status.APPROVED
+
+
+def test_bulk_approve_without_selection(client, cast):
+    sign_in(client, cast.manager)
+
+    response = client.post(reverse("access_requests:bulk_approve"), {})
+
+    assert response.status_code == 400
+    assert "Select at least one request" in response.content.decode()
+
+
+def test_every_form_has_csrf_token(client, cast):
+    sign_in(client, cast.manager)
+    pages = [
+        reverse("access_requests:inbox"),
+        resource_url(make_resource("Analytics")),
+        reverse("access_requests:request_detail", args=[cast.access_request.pk]),
+    ]
+    for url in pages:
+        content = client.get(url).content.decode()
+        assert content.count("<form") > 0, url
+        assert content.count('method="post"') == content.count("csrfmiddlewaretoken"), url
