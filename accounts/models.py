@@ -1,5 +1,6 @@
-"""The portal's user, keyed on the Okta user id (the OIDC `sub` claim)."""
+"""The portal's user, keyed on the Okta user id (the OIDC `sub` claim), and its sessions."""
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
 from django.utils import timezone
@@ -58,11 +59,17 @@ class User(AbstractBaseUser, PermissionsMixin):
     # Okta's profile.managerId as received. It may be empty, stale or name a user the portal has
     # never seen, in which case `manager` stays null.
     manager_okta_id = models.CharField(max_length=255, blank=True)
-    # Membership of the PORTAL_ADMIN_GROUP Okta group.
+    # Membership of the PORTAL_ADMIN_GROUP Okta group, from the ID token's groups claim at
+    # sign-in and from the user sync. Portal admins also get Django's admin site: sign-in and
+    # the sync keep is_staff and is_superuser equal to is_admin.
     is_admin = models.BooleanField(default=False)
-    # Access to Django's admin site, which is separate from portal admin rights.
+    # Access to Django's admin site.
     is_staff = models.BooleanField(default=False)
+    # False when okta_status is anything but ACTIVE: such users cannot sign in and their
+    # sessions stop authenticating.
     is_active = models.BooleanField(default=True)
+    # Names of the user's Okta groups from the ID token's groups claim at the last sign-in.
+    okta_groups = models.JSONField(default=list, blank=True)
     date_joined = models.DateTimeField(default=timezone.now)
     # When the profile fields above were last copied from Okta; null until the first sync.
     last_synced_at = models.DateTimeField(null=True, blank=True)
@@ -84,3 +91,31 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def get_short_name(self) -> str:
         return self.first_name
+
+    @property
+    def is_approver(self) -> bool:
+        """True for a user with direct reports or who owns a resource; derived, never stored.
+
+        Costs up to two queries; pages that show it for many users annotate instead.
+        """
+        return self.reports.exists() or self.owned_resources.exists()
+
+
+class UserSession(models.Model):
+    """A Django session of a signed-in user, written at sign-in and removed at sign-out.
+
+    The session store cannot be searched by user with the cache backend, so the user sync
+    reads this table to end the sessions of users who are no longer ACTIVE in Okta.
+    """
+
+    session_key = models.CharField(max_length=40, primary_key=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sessions"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["created_at"])]
+
+    def __str__(self) -> str:
+        return f"session of {self.user_id} since {self.created_at:%Y-%m-%d %H:%M}"

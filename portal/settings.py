@@ -69,6 +69,7 @@ ALLOWED_HOSTS = [host.strip() for host in _allowed_hosts.split(",") if host.stri
 CSRF_TRUSTED_ORIGINS = config.names("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
+    "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -92,6 +93,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Sign-in (accounts): every view needs a signed-in user unless marked login_not_required.
+    "accounts.middleware.PortalLoginRequiredMiddleware",
+    "accounts.middleware.HtmxSessionRefresh",
+    "accounts.middleware.SecurityHeadersMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -210,6 +215,13 @@ CELERY_BEAT_SCHEDULE["expire-pending-requests"] = {
     "task": "access_requests.expire_pending_requests",
     "schedule": 3600.0,
 }
+# Sign-in (accounts): the Okta user sync. Users who leave ACTIVE lose their sessions at the
+# next run, so this interval bounds how long a suspended user's open session survives.
+OKTA_USER_SYNC_INTERVAL_SECONDS = config.integer("OKTA_USER_SYNC_INTERVAL_SECONDS", default=900)
+CELERY_BEAT_SCHEDULE["sync-okta-users"] = {
+    "task": "accounts.sync_users",
+    "schedule": float(OKTA_USER_SYNC_INTERVAL_SECONDS),
+}
 if CELERY_BROKER_URL == EMBEDDED_BROKER_URL:
     CELERY_BEAT_SCHEDULE["prune-embedded-broker"] = {
         "task": "portal.prune_processed_messages",
@@ -256,7 +268,22 @@ OIDC_OP_JWKS_ENDPOINT = f"{OKTA_ISSUER}/v1/keys"
 OIDC_RP_SIGN_ALGO = "RS256"
 OIDC_USE_PKCE = True
 OIDC_RP_SCOPES = "openid profile email groups"
+# The ID token is kept for Okta's logout (id_token_hint); the access token is not kept.
 OIDC_STORE_ID_TOKEN = True
+OIDC_OP_LOGOUT_URL_METHOD = "accounts.oidc.okta_logout_url"
+# Must be one of the client's post-logout redirect URIs in Okta. Empty: the portal's own
+# address for "/" as the browser reached it.
+OIDC_POST_LOGOUT_REDIRECT_URI = config.optional("OIDC_POST_LOGOUT_REDIRECT_URI", "")
+# Clock difference tolerated when checking the ID token's exp and iat, in seconds.
+OIDC_ID_TOKEN_LEEWAY_SECONDS = config.integer("OIDC_ID_TOKEN_LEEWAY_SECONDS", default=60)
+# Seconds after sign-in when the next full-page GET renews it silently with Okta
+# (prompt=none), so a user removed from Okta's app assignment loses the portal within this.
+OIDC_RENEW_ID_TOKEN_EXPIRY_SECONDS = config.integer(
+    "OIDC_RENEW_ID_TOKEN_EXPIRY_SECONDS", default=900
+)
+# Timeout of each call to Okta's token, userinfo and keys endpoints, in seconds.
+OIDC_TIMEOUT = 10
+OIDC_EXEMPT_URLS = ["healthz", "readyz"]
 
 # Members of this Okta group are portal admins.
 PORTAL_ADMIN_GROUP = config.optional("PORTAL_ADMIN_GROUP", "Portal Admins")
@@ -278,7 +305,7 @@ PORTAL_OKTA_CLAIM_TIMEOUT_SECONDS = config.integer(
 PORTAL_OKTA_RESEND_AFTER_SECONDS = config.integer("PORTAL_OKTA_RESEND_AFTER_SECONDS", default=60)
 
 AUTH_USER_MODEL = "accounts.User"
-AUTHENTICATION_BACKENDS = ["mozilla_django_oidc.auth.OIDCAuthenticationBackend"]
+AUTHENTICATION_BACKENDS = ["accounts.oidc.OktaOIDCBackend"]
 LOGIN_URL = "oidc_authentication_init"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/"
@@ -338,6 +365,12 @@ if PRODUCTION:
         SILENCED_SYSTEM_CHECKS = ["security.W021"]
 
 SESSION_COOKIE_HTTPONLY = True
+# Lax, not Strict: Okta's redirect back to /oidc/callback/ is a cross-site navigation that
+# must carry the session cookie holding the state, nonce and PKCE verifier.
+SESSION_COOKIE_SAMESITE = "Lax"
+# Pages hand the CSRF token to htmx in the markup, so no script needs to read the cookie.
+CSRF_COOKIE_HTTPONLY = True
+SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
 # --- Logging ------------------------------------------------------------------------------------

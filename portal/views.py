@@ -1,14 +1,8 @@
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from portal import health
-
-
-@require_safe
-def landing(request: HttpRequest) -> HttpResponse:
-    return render(request, "portal/landing.html")
 
 
 @never_cache
