@@ -41,7 +41,8 @@ LIFECYCLE = {
     "unlock": ({"LOCKED_OUT"}, "ACTIVE", "user.account.unlock"),
 }
 
-# Links a single user carries for each status (a list page carries only "self").
+# Links a single user carries for each status, as recorded from Okta (a list page carries only
+# "self"). Okta releases differ: the emulator sends the newest recorded set.
 _STATUS_LINKS = {
     "ACTIVE": (
         "suspend",
@@ -53,9 +54,9 @@ _STATUS_LINKS = {
         "changePassword",
         "deactivate",
     ),
-    "STAGED": ("activate", "deactivate"),
-    "PROVISIONED": ("activate", "deactivate"),
-    "SUSPENDED": ("unsuspend", "deactivate"),
+    "STAGED": ("activate", "resetFactors"),
+    "PROVISIONED": ("activate", "resetFactors", "deactivate"),
+    "SUSPENDED": ("unsuspend", "resetFactors", "deactivate"),
     "DEPROVISIONED": ("activate", "delete"),
     "LOCKED_OUT": ("unlock", "deactivate"),
     "PASSWORD_EXPIRED": ("suspend", "resetPassword", "deactivate"),
@@ -161,7 +162,8 @@ def create_user(store, body, activate, actor, request):
 
     if not isinstance(body, dict) or not isinstance(body.get("profile"), dict):
         raise validation_failed("profile", "The field cannot be left blank.")
-    profile = dict(body["profile"])
+    # Okta's base profile always carries these two attributes, null when unset.
+    profile = {"mobilePhone": None, "secondEmail": None, **body["profile"]}
     missing = [
         field for field in ("login", "firstName", "lastName", "email") if not profile.get(field)
     ]
@@ -488,6 +490,7 @@ def render_app(row, base):
     app_id = row["id"]
     settings = json.loads(row["settings"] or "{}")
     settings.setdefault("app", {})
+    settings.setdefault("extendedProperties", None)
     settings.setdefault(
         "notifications",
         {"vpn": {"network": {"connection": "DISABLED"}, "message": None, "helpUrl": None}},
@@ -500,9 +503,8 @@ def render_app(row, base):
         "status": row["status"],
         "lastUpdated": row["last_updated"],
         "created": row["created"],
-        # Okta sends errorRedirectUrl and loginRedirectUrl as null, but its published schema does not
-        # allow null there, so the emulator leaves them out.
-        "accessibility": {"selfService": False},
+        # Okta sends these two as null although its published schema does not allow null there.
+        "accessibility": {"selfService": False, "errorRedirectUrl": None, "loginRedirectUrl": None},
         "visibility": {
             "autoSubmitToolbar": False,
             "hide": {"iOS": False, "web": False},

@@ -88,9 +88,16 @@ class SpecRequest:
         return self.host_url + self.path
 
 
-# Fields that real Okta sends as null (see the recorded traffic, e.g. AppUser.externalId) although
-# its spec does not allow null there. The emulator copies Okta; the check drops them when null.
-OKTA_NULLS_OUTSIDE_SPEC = {"externalId"}
+# Fields that real Okta sends as null (see the recorded traffic: AppUser.externalId, an app's
+# accessibility URLs and VPN notification texts) although its spec does not allow null there.
+# The emulator copies Okta; the check drops them when null.
+OKTA_NULLS_OUTSIDE_SPEC = {
+    "externalId",
+    "errorRedirectUrl",
+    "loginRedirectUrl",
+    "message",
+    "helpUrl",
+}
 
 
 def _drop_okta_nulls(value):
