@@ -457,13 +457,15 @@ class OktaClient:
 
         data, response, error = _unpack(result)
         headers = _response_headers(response, error)
-        self._record(bucket, headers, response, error)
+        reading = self._record(headers, response, error)
+        if self.budget is not None and reading is not None:
+            await _off_loop(self.budget.observe, bucket, reading)
         if error is not None:
             raise self._classify(error)
         return data, headers
 
     async def _respect_budget(self, bucket: str, wait: bool) -> None:
-        hold_until = self.budget.hold_until(bucket)
+        hold_until = await _off_loop(self.budget.hold_until, bucket)
         if hold_until is None:
             return
         delay = hold_until - time.time()
@@ -478,16 +480,15 @@ class OktaClient:
         await asyncio.sleep(delay)
 
     def _record(
-        self, bucket: str, headers: Mapping[str, str] | None, response: Any, error: Any
-    ) -> None:
+        self, headers: Mapping[str, str] | None, response: Any, error: Any
+    ) -> RateLimitReading | None:
         reading = read_rate_limit(headers)
         self.last_call = CallInfo(
             request_id=_header(headers, "X-Okta-Request-Id"),
             status=getattr(response, "status_code", None) or getattr(error, "status", None),
             rate_limit=reading,
         )
-        if self.budget is not None and reading is not None:
-            self.budget.observe(bucket, reading)
+        return reading
 
     def _classify(self, error: Any) -> OktaError:
         status = getattr(error, "status", None)
@@ -514,6 +515,18 @@ class OktaClient:
             # HTTP exchange, such as its own request timeout.
             return OktaTransientError(message, retry_at=time.time() + backoff_delay(0), **details)
         return OktaPermanentError(message, **details)
+
+
+async def _off_loop(function: Callable[..., Any], *args: Any) -> Any:
+    """Run a synchronous budget call outside the event loop.
+
+    The budget may live in Django's database cache, and Django refuses database queries
+    inside a running event loop. asgiref runs the call in one shared thread, so the process
+    keeps a single extra database connection for it.
+    """
+    from asgiref.sync import sync_to_async
+
+    return await sync_to_async(function, thread_sensitive=True)(*args)
 
 
 def _unpack(result: Any) -> tuple[Any, Any, Any]:
