@@ -5,6 +5,7 @@ questions that can be answered from one row.
 """
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -80,6 +81,14 @@ class Resource(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        if self.requestable and not self.writable_in_okta:
+            raise ValidationError(
+                {
+                    "requestable": f"{self.name} cannot be made requestable: {self.not_requestable_reason}"
+                }
+            )
 
     @property
     def writable_in_okta(self) -> bool:
@@ -225,9 +234,7 @@ class Grant(models.Model):
     )
     starts_at = models.DateTimeField(default=timezone.now)
     ends_at = models.DateTimeField(null=True, blank=True, help_text="Empty = no end.")
-    status = models.CharField(
-        max_length=16, choices=Status.choices, default=Status.PROVISIONING
-    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PROVISIONING)
     # The user already had the access in Okta before the portal applied it.
     pre_existing = models.BooleanField(default=False)
     failure_reason = models.TextField(blank=True)

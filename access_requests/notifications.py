@@ -17,7 +17,9 @@ logger = logging.getLogger(__name__)
 
 
 def step_waiting(step_id: int) -> None:
-    step = ApprovalStep.objects.select_related("request__requester", "request__resource").get(pk=step_id)
+    step = ApprovalStep.objects.select_related("request__requester", "request__resource").get(
+        pk=step_id
+    )
     request_obj = step.request
     for approver in step.approvers.all():
         _send(
@@ -35,27 +37,40 @@ def request_decided(request_id: int) -> None:
         request_obj.requester,
         f"Your request for {request_obj.resource.name} was {verdict}",
         "access_requests/email/request_decided.txt",
-        {"access_request": request_obj, "denied": request_obj.status == AccessRequest.Status.DENIED},
+        {
+            "access_request": request_obj,
+            "denied": request_obj.status == AccessRequest.Status.DENIED,
+        },
     )
 
 
 def grant_applied(grant_id: int) -> None:
     grant = Grant.objects.select_related("user", "resource").get(pk=grant_id)
-    _send(grant.user, f"Your access to {grant.resource.name} is ready",
-          "access_requests/email/grant_applied.txt", {"grant": grant})
+    _send(
+        grant.user,
+        f"Your access to {grant.resource.name} is ready",
+        "access_requests/email/grant_applied.txt",
+        {"grant": grant},
+    )
 
 
 def grant_failed(grant_id: int) -> None:
     grant = Grant.objects.select_related("user", "resource").get(pk=grant_id)
-    _send(grant.user, f"Your access to {grant.resource.name} could not be applied",
-          "access_requests/email/grant_failed.txt", {"grant": grant})
+    _send(
+        grant.user,
+        f"Your access to {grant.resource.name} could not be applied",
+        "access_requests/email/grant_failed.txt",
+        {"grant": grant},
+    )
 
 
 def _send(recipient, subject: str, template: str, context: dict) -> None:
     if not recipient.email:
         logger.warning("User %s has no e-mail address; not sent: %s", recipient.pk, subject)
         return
-    body = render_to_string(template, {**context, "recipient": recipient, "portal_url": _portal_url()})
+    body = render_to_string(
+        template, {**context, "recipient": recipient, "portal_url": _portal_url()}
+    )
     try:
         send_mail(subject, body, None, [recipient.email])
     except (smtplib.SMTPException, OSError) as error:

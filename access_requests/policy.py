@@ -51,9 +51,11 @@ def usable_owners(resource: Resource, requester) -> list:
 
 
 def usable_admins(requester) -> list:
-    admins = get_user_model().objects.filter(
-        is_admin=True, is_active=True, okta_status=OktaStatus.ACTIVE
-    ).exclude(pk=requester.pk)
+    admins = (
+        get_user_model()
+        .objects.filter(is_admin=True, is_active=True, okta_status=OktaStatus.ACTIVE)
+        .exclude(pk=requester.pk)
+    )
     return list(admins.order_by("login"))
 
 

@@ -23,7 +23,11 @@ def landing_summary(user) -> dict:
 
 def my_access(user) -> QuerySet:
     """The user's grants that are active or being applied."""
-    return Grant.objects.filter(user=user, status__in=Grant.HELD).select_related("resource").order_by("resource__name")
+    return (
+        Grant.objects.filter(user=user, status__in=Grant.HELD)
+        .select_related("resource")
+        .order_by("resource__name")
+    )
 
 
 def catalog(user, query: str = "", page: int | str = 1) -> Page:
@@ -31,7 +35,11 @@ def catalog(user, query: str = "", page: int | str = 1) -> Page:
     resources = Resource.objects.filter(deleted_in_okta_at__isnull=True)
     query = (query or "").strip()
     if query:
-        resources = resources.filter(Q(name__icontains=query) | Q(description__icontains=query) | Q(okta_description__icontains=query))
+        resources = resources.filter(
+            Q(name__icontains=query)
+            | Q(description__icontains=query)
+            | Q(okta_description__icontains=query)
+        )
     return Paginator(resources.order_by("name", "pk"), CATALOG_PAGE_SIZE).get_page(page)
 
 
@@ -58,7 +66,12 @@ def my_requests(user) -> QuerySet:
     return (
         AccessRequest.objects.filter(requester=user)
         .select_related("resource", "grant")
-        .prefetch_related(Prefetch("steps", queryset=ApprovalStep.objects.select_related("decided_by").order_by("position")))
+        .prefetch_related(
+            Prefetch(
+                "steps",
+                queryset=ApprovalStep.objects.select_related("decided_by").order_by("position"),
+            )
+        )
         .order_by("-created_at", "-pk")
     )
 

@@ -45,13 +45,17 @@ def start(request_obj: AccessRequest, *, http_request=None) -> None:
         )
     steps = []
     for position, planned_step in enumerate(planned, start=1):
-        step = ApprovalStep.objects.create(request=request_obj, position=position, kind=planned_step.kind)
+        step = ApprovalStep.objects.create(
+            request=request_obj, position=position, kind=planned_step.kind
+        )
         step.approvers.set(planned_step.approvers)
         steps.append(step)
     _open(steps[0], http_request=http_request)
 
 
-def decide_step(step: ApprovalStep, *, by, approve: bool, comment: str = "", http_request=None) -> ApprovalStep:
+def decide_step(
+    step: ApprovalStep, *, by, approve: bool, comment: str = "", http_request=None
+) -> ApprovalStep:
     """Approve or deny a waiting step; return the step as decided.
 
     The request row is locked first, so of two approvers deciding at once the second waits,
@@ -101,7 +105,9 @@ def bulk_approve(steps, *, by, http_request=None) -> list[BulkResult]:
     return results
 
 
-def _check_decision(request_obj: AccessRequest, step: ApprovalStep, *, by, approve: bool, comment: str) -> None:
+def _check_decision(
+    request_obj: AccessRequest, step: ApprovalStep, *, by, approve: bool, comment: str
+) -> None:
     if by.pk == request_obj.requester_id:
         raise errors.NotAllowed("You cannot decide on your own request.")
     if not request_obj.is_open:
@@ -144,7 +150,13 @@ def _approve(request_obj: AccessRequest, *, actor, http_request=None) -> None:
     request_obj.status = AccessRequest.Status.APPROVED
     request_obj.decided_at = timezone.now()
     request_obj.save(update_fields=["status", "decided_at"])
-    record("request.approved", actor=actor, target=request_obj, access_request=request_obj, http_request=http_request)
+    record(
+        "request.approved",
+        actor=actor,
+        target=request_obj,
+        access_request=request_obj,
+        http_request=http_request,
+    )
     provisioning.create_grant(request_obj, actor=actor, http_request=http_request)
     transaction.on_commit(lambda: notifications.request_decided(request_obj.pk))
 

@@ -10,8 +10,17 @@ from portal.okta_api import OktaApp, OktaGroup, get_client
 
 logger = logging.getLogger(__name__)
 
-SYNCED_FIELDS = ["kind", "name", "okta_description", "group_type", "sign_on_mode", "okta_status",
-                 "requestable", "deleted_in_okta_at", "last_synced_at"]
+SYNCED_FIELDS = [
+    "kind",
+    "name",
+    "okta_description",
+    "group_type",
+    "sign_on_mode",
+    "okta_status",
+    "requestable",
+    "deleted_in_okta_at",
+    "last_synced_at",
+]
 
 
 def sync_catalog(client=None) -> dict:
@@ -47,15 +56,27 @@ def sync_catalog(client=None) -> dict:
         Resource.objects.bulk_update(updated, SYNCED_FIELDS, batch_size=500)
 
         seen = {fields["okta_id"] for fields in incoming}
-        vanished = [okta_id for okta_id, resource in existing.items()
-                    if okta_id not in seen and resource.deleted_in_okta_at is None]
-        Resource.objects.filter(okta_id__in=vanished).update(deleted_in_okta_at=now, requestable=False)
+        vanished = [
+            okta_id
+            for okta_id, resource in existing.items()
+            if okta_id not in seen and resource.deleted_in_okta_at is None
+        ]
+        Resource.objects.filter(okta_id__in=vanished).update(
+            deleted_in_okta_at=now, requestable=False
+        )
 
         counts = {"created": len(created), "updated": len(updated), "deleted": len(vanished)}
         from audit.services import record_event
 
-        record_event("catalog.synced", actor=None, payload={**counts, "groups": len(groups), "apps": len(apps)})
-    logger.info("Catalog sync: %(created)d created, %(updated)d updated, %(deleted)d deleted in Okta", counts)
+        record_event(
+            "catalog.synced",
+            actor=None,
+            payload={**counts, "groups": len(groups), "apps": len(apps)},
+        )
+    logger.info(
+        "Catalog sync: %(created)d created, %(updated)d updated, %(deleted)d deleted in Okta",
+        counts,
+    )
     return counts
 
 

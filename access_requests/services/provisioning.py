@@ -16,6 +16,8 @@ import datetime
 import functools
 import logging
 import random
+import socket
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import transaction
@@ -52,6 +54,9 @@ DEFAULT_RESEND_AFTER_SECONDS = 60
 # Transient failures stop being retried after this long; the grant then fails visibly.
 DEFAULT_GIVE_UP_HOURS = 24
 
+BROKER_DEFAULT_PORTS = {"redis": 6379, "rediss": 6380, "amqp": 5672, "amqps": 5671, "pyamqp": 5672}
+BROKER_PROBE_TIMEOUT_SECONDS = 0.5
+
 GRANT_ACTIONS = {Resource.Kind.GROUP: Action.ADD_MEMBER, Resource.Kind.APP: Action.ASSIGN_APP}
 
 
@@ -70,7 +75,9 @@ def create_grant(request_obj: AccessRequest, *, actor, http_request=None) -> Gra
         request=request_obj,
         ends_at=request_obj.requested_ends_at,
     )
-    operation = OktaOperation.objects.create(grant=grant, action=GRANT_ACTIONS[request_obj.resource.kind])
+    operation = OktaOperation.objects.create(
+        grant=grant, action=GRANT_ACTIONS[request_obj.resource.kind]
+    )
     record(
         "grant.created",
         actor=actor,
@@ -91,13 +98,44 @@ def send_operation(operation_id: int, eta: datetime.datetime | None = None) -> b
     """
     from access_requests.tasks import run_operation
 
+    if not _broker_accepts_connections():
+        logger.warning(
+            "The broker refuses connections; operation %s stays pending for the sweep", operation_id
+        )
+        return False
     try:
         # retry=False: with the broker down, publishing fails at once instead of retrying.
         run_operation.apply_async(args=[operation_id], eta=eta, retry=False)
     except (BrokerError, OSError) as error:
-        logger.warning("Could not send operation %s to the broker (%s); the sweep will re-send it", operation_id, error)
+        logger.warning(
+            "Could not send operation %s to the broker (%s); the sweep will re-send it",
+            operation_id,
+            error,
+        )
         return False
     return True
+
+
+def _broker_accepts_connections() -> bool:
+    """Probe a network broker's TCP port before publishing to it.
+
+    With the broker down, publishing blocks for seconds (the Redis client alone retries a
+    refused connection three times with backoff), which would hold up the web request that
+    approved. The probe fails within BROKER_PROBE_TIMEOUT_SECONDS instead.
+    """
+    parts = urlsplit(settings.CELERY_BROKER_URL)
+    default_port = BROKER_DEFAULT_PORTS.get(parts.scheme)
+    # Other transports (the embedded filesystem broker) and failover lists are not probed.
+    if default_port is None or ";" in settings.CELERY_BROKER_URL:
+        return True
+    try:
+        with socket.create_connection(
+            (parts.hostname or "localhost", parts.port or default_port),
+            timeout=BROKER_PROBE_TIMEOUT_SECONDS,
+        ):
+            return True
+    except OSError:
+        return False
 
 
 def retry_grant(grant: Grant, *, by, http_request=None) -> Grant:
@@ -105,12 +143,18 @@ def retry_grant(grant: Grant, *, by, http_request=None) -> Grant:
     if not by.is_admin:
         raise errors.NotAllowed("Only portal admins can retry a failed grant.")
     with transaction.atomic():
-        locked = Grant.objects.select_for_update().select_related("resource", "user", "request").get(pk=grant.pk)
+        locked = (
+            Grant.objects.select_for_update()
+            .select_related("resource", "user", "request")
+            .get(pk=grant.pk)
+        )
         if locked.status != Grant.Status.FAILED:
             raise errors.NotRetryable(
                 f"Only failed grants can be retried; this one is {locked.get_status_display().lower()}."
             )
-        other = Grant.objects.filter(user=locked.user, resource=locked.resource, status__in=Grant.HELD)
+        other = Grant.objects.filter(
+            user=locked.user, resource=locked.resource, status__in=Grant.HELD
+        )
         if other.exists():
             raise errors.NotRetryable(
                 f"{locked.user} already has another grant for {locked.resource.name}; there is nothing to retry."
@@ -119,7 +163,9 @@ def retry_grant(grant: Grant, *, by, http_request=None) -> Grant:
         locked.status = Grant.Status.PROVISIONING
         locked.failure_reason = ""
         locked.save(update_fields=["status", "failure_reason", "updated_at"])
-        operation = OktaOperation.objects.create(grant=locked, action=GRANT_ACTIONS[locked.resource.kind])
+        operation = OktaOperation.objects.create(
+            grant=locked, action=GRANT_ACTIONS[locked.resource.kind]
+        )
         record(
             "grant.retried",
             actor=by,
@@ -176,7 +222,9 @@ def claim(operation_id: int) -> OktaOperation | None:
     with transaction.atomic():
         claimed = OktaOperation.objects.filter(
             pk=operation_id, status=OpStatus.PENDING, next_attempt_at__lte=now
-        ).update(status=OpStatus.IN_FLIGHT, claimed_at=now, attempts=F("attempts") + 1, updated_at=now)
+        ).update(
+            status=OpStatus.IN_FLIGHT, claimed_at=now, attempts=F("attempts") + 1, updated_at=now
+        )
         if not claimed:
             return None
         operation = OktaOperation.objects.select_related(
@@ -233,18 +281,39 @@ def _succeed(operation: OktaOperation, call: CallInfo, *, pre_existing: bool) ->
     request_id = call.request_id or ""
     with transaction.atomic():
         updated = _still_ours(operation).update(
-            status=OpStatus.SUCCEEDED, completed_at=now, okta_request_id=request_id, last_error="", updated_at=now
+            status=OpStatus.SUCCEEDED,
+            completed_at=now,
+            okta_request_id=request_id,
+            last_error="",
+            updated_at=now,
         )
         if not updated:
-            logger.warning("Operation %s succeeded after its claim was taken over; not recording it twice", operation.pk)
+            logger.warning(
+                "Operation %s succeeded after its claim was taken over; not recording it twice",
+                operation.pk,
+            )
             return
-        record("operation.succeeded", actor=None, target=operation, grant=operation.grant,
-               payload={"action": operation.action, "attempt": operation.attempts, "pre_existing": pre_existing},
-               okta_request_id=request_id)
+        record(
+            "operation.succeeded",
+            actor=None,
+            target=operation,
+            grant=operation.grant,
+            payload={
+                "action": operation.action,
+                "attempt": operation.attempts,
+                "pre_existing": pre_existing,
+            },
+            okta_request_id=request_id,
+        )
         grant = Grant.objects.select_for_update().get(pk=operation.grant_id)
         if operation.action in (Action.ADD_MEMBER, Action.ASSIGN_APP):
             _activate(grant, pre_existing=pre_existing, request_id=request_id)
-    logger.info("Operation %s (%s) succeeded on attempt %d", operation.pk, operation.action, operation.attempts)
+    logger.info(
+        "Operation %s (%s) succeeded on attempt %d",
+        operation.pk,
+        operation.action,
+        operation.attempts,
+    )
 
 
 def _activate(grant: Grant, *, pre_existing: bool, request_id: str) -> None:
@@ -253,34 +322,69 @@ def _activate(grant: Grant, *, pre_existing: bool, request_id: str) -> None:
     grant.failure_reason = ""
     grant.save(update_fields=["status", "pre_existing", "failure_reason", "updated_at"])
     if pre_existing:
-        record("grant.pre_existing", actor=None, target=grant, grant=grant, okta_request_id=request_id)
-    record("grant.applied", actor=None, target=grant, grant=grant,
-           payload={"pre_existing": pre_existing}, okta_request_id=request_id)
+        record(
+            "grant.pre_existing", actor=None, target=grant, grant=grant, okta_request_id=request_id
+        )
+    record(
+        "grant.applied",
+        actor=None,
+        target=grant,
+        grant=grant,
+        payload={"pre_existing": pre_existing},
+        okta_request_id=request_id,
+    )
     transaction.on_commit(lambda: notifications.grant_applied(grant.pk))
 
 
 def _reschedule(operation: OktaOperation, error: OktaTransientError) -> None:
     now = timezone.now()
-    give_up_at = operation.created_at + datetime.timedelta(hours=_setting("PORTAL_OKTA_GIVE_UP_HOURS", DEFAULT_GIVE_UP_HOURS))
+    give_up_at = operation.created_at + datetime.timedelta(
+        hours=_setting("PORTAL_OKTA_GIVE_UP_HOURS", DEFAULT_GIVE_UP_HOURS)
+    )
     if now >= give_up_at:
-        _fail(operation, error, reason=f"Okta kept failing for {_setting('PORTAL_OKTA_GIVE_UP_HOURS', DEFAULT_GIVE_UP_HOURS)} hours; last error: {error}")
+        _fail(
+            operation,
+            error,
+            reason=f"Okta kept failing for {_setting('PORTAL_OKTA_GIVE_UP_HOURS', DEFAULT_GIVE_UP_HOURS)} hours; last error: {error}",
+        )
         return
 
     # Never before Okta's reset time (error.retry_at), and later with every attempt.
-    retry_at = max(now + datetime.timedelta(seconds=retry_delay(operation.attempts)),
-                   datetime.datetime.fromtimestamp(error.retry_at, tz=datetime.UTC))
+    retry_at = max(
+        now + datetime.timedelta(seconds=retry_delay(operation.attempts)),
+        datetime.datetime.fromtimestamp(error.retry_at, tz=datetime.UTC),
+    )
     with transaction.atomic():
         updated = _still_ours(operation).update(
-            status=OpStatus.PENDING, next_attempt_at=retry_at, last_error=str(error),
-            okta_request_id=error.request_id or "", updated_at=now,
+            status=OpStatus.PENDING,
+            next_attempt_at=retry_at,
+            last_error=str(error),
+            okta_request_id=error.request_id or "",
+            updated_at=now,
         )
         if not updated:
             return
-        record("operation.retry_scheduled", actor=None, target=operation, grant=operation.grant, outcome="failure",
-               payload={"attempt": operation.attempts, "error": str(error), "retry_at": retry_at.isoformat()},
-               okta_request_id=error.request_id)
+        record(
+            "operation.retry_scheduled",
+            actor=None,
+            target=operation,
+            grant=operation.grant,
+            outcome="failure",
+            payload={
+                "attempt": operation.attempts,
+                "error": str(error),
+                "retry_at": retry_at.isoformat(),
+            },
+            okta_request_id=error.request_id,
+        )
         transaction.on_commit(functools.partial(send_operation, operation.pk, retry_at))
-    logger.info("Operation %s failed transiently (%s); retry %d at %s", operation.pk, error, operation.attempts, retry_at.isoformat())
+    logger.info(
+        "Operation %s failed transiently (%s); retry %d at %s",
+        operation.pk,
+        error,
+        operation.attempts,
+        retry_at.isoformat(),
+    )
 
 
 def retry_delay(attempts: int) -> float:
@@ -297,21 +401,37 @@ def _fail(operation: OktaOperation, error: OktaError, *, reason: str | None = No
     reason = reason or str(error)
     with transaction.atomic():
         updated = _still_ours(operation).update(
-            status=OpStatus.FAILED, completed_at=now, last_error=reason,
-            okta_request_id=error.request_id or "", updated_at=now,
+            status=OpStatus.FAILED,
+            completed_at=now,
+            last_error=reason,
+            okta_request_id=error.request_id or "",
+            updated_at=now,
         )
         if not updated:
             return
-        record("operation.failed", actor=None, target=operation, grant=operation.grant, outcome="failure",
-               payload={"action": operation.action, "error": reason, "error_code": error.error_code},
-               okta_request_id=error.request_id)
+        record(
+            "operation.failed",
+            actor=None,
+            target=operation,
+            grant=operation.grant,
+            outcome="failure",
+            payload={"action": operation.action, "error": reason, "error_code": error.error_code},
+            okta_request_id=error.request_id,
+        )
         grant = Grant.objects.select_for_update().get(pk=operation.grant_id)
         if operation.action in (Action.ADD_MEMBER, Action.ASSIGN_APP):
             grant.status = Grant.Status.FAILED
             grant.failure_reason = reason
             grant.save(update_fields=["status", "failure_reason", "updated_at"])
-            record("grant.failed", actor=None, target=grant, grant=grant, outcome="failure",
-                   payload={"reason": reason}, okta_request_id=error.request_id)
+            record(
+                "grant.failed",
+                actor=None,
+                target=grant,
+                grant=grant,
+                outcome="failure",
+                payload={"reason": reason},
+                okta_request_id=error.request_id,
+            )
             transaction.on_commit(lambda: notifications.grant_failed(grant.pk))
     logger.warning("Operation %s failed permanently: %s", operation.pk, reason)
 
@@ -326,7 +446,9 @@ def sweep_operations(now: datetime.datetime | None = None) -> dict:
     """
     now = now or timezone.now()
     reclaimed = _reclaim_stale(now)
-    resend_before = now - datetime.timedelta(seconds=_setting("PORTAL_OKTA_RESEND_AFTER_SECONDS", DEFAULT_RESEND_AFTER_SECONDS))
+    resend_before = now - datetime.timedelta(
+        seconds=_setting("PORTAL_OKTA_RESEND_AFTER_SECONDS", DEFAULT_RESEND_AFTER_SECONDS)
+    )
     due = OktaOperation.objects.filter(status=OpStatus.PENDING, next_attempt_at__lte=resend_before)
     resent = 0
     for operation_id in due.values_list("pk", flat=True):
@@ -339,7 +461,9 @@ def sweep_operations(now: datetime.datetime | None = None) -> dict:
 
 
 def _reclaim_stale(now: datetime.datetime) -> int:
-    stale_before = now - datetime.timedelta(seconds=_setting("PORTAL_OKTA_CLAIM_TIMEOUT_SECONDS", DEFAULT_CLAIM_TIMEOUT_SECONDS))
+    stale_before = now - datetime.timedelta(
+        seconds=_setting("PORTAL_OKTA_CLAIM_TIMEOUT_SECONDS", DEFAULT_CLAIM_TIMEOUT_SECONDS)
+    )
     reclaimed = 0
     stale = OktaOperation.objects.filter(status=OpStatus.IN_FLIGHT, claimed_at__lt=stale_before)
     for operation in stale.select_related("grant__user", "grant__resource", "grant__request"):
@@ -347,12 +471,26 @@ def _reclaim_stale(now: datetime.datetime) -> int:
             # Safe to run again: the Okta calls are idempotent (see the module docstring).
             updated = OktaOperation.objects.filter(
                 pk=operation.pk, status=OpStatus.IN_FLIGHT, claimed_at=operation.claimed_at
-            ).update(status=OpStatus.PENDING, next_attempt_at=now, updated_at=now,
-                     last_error="The worker stopped before recording the outcome; running it again.")
+            ).update(
+                status=OpStatus.PENDING,
+                next_attempt_at=now,
+                updated_at=now,
+                last_error="The worker stopped before recording the outcome; running it again.",
+            )
             if not updated:
                 continue
-            record("operation.retry_scheduled", actor=None, target=operation, grant=operation.grant, outcome="failure",
-                   payload={"attempt": operation.attempts, "error": "claim timed out", "retry_at": now.isoformat()})
+            record(
+                "operation.retry_scheduled",
+                actor=None,
+                target=operation,
+                grant=operation.grant,
+                outcome="failure",
+                payload={
+                    "attempt": operation.attempts,
+                    "error": "claim timed out",
+                    "retry_at": now.isoformat(),
+                },
+            )
             transaction.on_commit(functools.partial(send_operation, operation.pk))
         reclaimed += 1
     return reclaimed

@@ -32,10 +32,14 @@ def end_of_day(date: datetime.date, tz_name: str) -> datetime.datetime:
     try:
         zone = zoneinfo.ZoneInfo(tz_name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError) as error:
-        raise ValueError(f"Unknown time zone {tz_name!r}: expected an IANA name such as Europe/Paris.") from error
+        raise ValueError(
+            f"Unknown time zone {tz_name!r}: expected an IANA name such as Europe/Paris."
+        ) from error
     # Computed from the next midnight, so a day of 23 or 25 hours (daylight saving changes)
     # still ends at its own midnight.
-    next_midnight = datetime.datetime.combine(date + datetime.timedelta(days=1), datetime.time(), zone)
+    next_midnight = datetime.datetime.combine(
+        date + datetime.timedelta(days=1), datetime.time(), zone
+    )
     return next_midnight - datetime.timedelta(microseconds=1)
 
 
@@ -113,13 +117,21 @@ def cancel_request(request_obj: AccessRequest, *, by, http_request=None) -> Acce
     with transaction.atomic():
         locked = AccessRequest.objects.select_for_update().get(pk=request_obj.pk)
         if locked.requester_id != by.pk:
-            raise errors.NotAllowed("Only the person who asked for this access can cancel the request.")
+            raise errors.NotAllowed(
+                "Only the person who asked for this access can cancel the request."
+            )
         if not locked.is_open:
             raise errors.NotCancellable(
                 f"This request can no longer be cancelled: it is {locked.get_status_display().lower()}."
             )
         _close(locked, AccessRequest.Status.CANCELLED, "Cancelled by the requester.")
-        record("request.cancelled", actor=by, target=locked, access_request=locked, http_request=http_request)
+        record(
+            "request.cancelled",
+            actor=by,
+            target=locked,
+            access_request=locked,
+            http_request=http_request,
+        )
     return locked
 
 
@@ -137,7 +149,13 @@ def expire_pending_requests(now: datetime.datetime | None = None) -> int:
                 continue
             reason = f"No decision within {expiry_days()} days."
             _close(locked, AccessRequest.Status.EXPIRED, reason)
-            record("request.expired", actor=None, target=locked, access_request=locked, payload={"reason": reason})
+            record(
+                "request.expired",
+                actor=None,
+                target=locked,
+                access_request=locked,
+                payload={"reason": reason},
+            )
             expired += 1
     if expired:
         logger.info("Expired %d pending requests created before %s", expired, cutoff.isoformat())
@@ -149,7 +167,9 @@ def _close(request_obj: AccessRequest, status: str, reason: str) -> None:
     request_obj.closed_reason = reason
     request_obj.decided_at = timezone.now()
     request_obj.save(update_fields=["status", "closed_reason", "decided_at"])
-    request_obj.steps.filter(status__in=ApprovalStep.OPEN).update(status=ApprovalStep.Status.CANCELLED)
+    request_obj.steps.filter(status__in=ApprovalStep.OPEN).update(
+        status=ApprovalStep.Status.CANCELLED
+    )
 
 
 def _pending_request(requester, resource: Resource) -> AccessRequest | None:
@@ -177,7 +197,9 @@ def _check_not_held(requester, resource: Resource) -> None:
     if held is None:
         return
     if held.status == Grant.Status.PROVISIONING:
-        raise errors.AccessAlreadyHeld(f"Your access to {resource.name} is already approved and being applied in Okta.")
+        raise errors.AccessAlreadyHeld(
+            f"Your access to {resource.name} is already approved and being applied in Okta."
+        )
     raise errors.AccessAlreadyHeld(f"You already have access to {resource.name}.")
 
 
@@ -192,7 +214,9 @@ def _check_end(resource: Resource, requester, ends_at: datetime.datetime | None)
     now = timezone.now()
     if ends_at is None:
         if not resource.allow_no_end:
-            raise errors.InvalidDuration(f"Access to {resource.name} needs an end date: choose a duration.")
+            raise errors.InvalidDuration(
+                f"Access to {resource.name} needs an end date: choose a duration."
+            )
         return
     if timezone.is_naive(ends_at):
         raise ValueError("ends_at must be an aware datetime, a date or None.")
@@ -203,7 +227,9 @@ def _check_end(resource: Resource, requester, ends_at: datetime.datetime | None)
     # The maximum counts whole days in the requester's time zone, so a custom end date on the
     # last allowed day is accepted although its end of day is a few hours past now + N days.
     tz_name = requester_time_zone(requester)
-    last_day = timezone.localtime(now + datetime.timedelta(days=resource.max_duration_days), zoneinfo.ZoneInfo(tz_name)).date()
+    last_day = timezone.localtime(
+        now + datetime.timedelta(days=resource.max_duration_days), zoneinfo.ZoneInfo(tz_name)
+    ).date()
     if ends_at > end_of_day(last_day, tz_name):
         raise errors.InvalidDuration(
             f"Access to {resource.name} can last at most {resource.max_duration_days} days: "

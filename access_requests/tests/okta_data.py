@@ -1,0 +1,92 @@
+"""Reading the test emulator's org over its HTTP API, and mirroring its users in the portal."""
+
+import re
+from collections import Counter
+from urllib.parse import quote, urlsplit
+
+from access_requests.models import Resource
+from accounts.models import User
+
+NEXT_LINK = re.compile(r'<([^>]+)>;\s*rel="next"')
+
+
+def get_all(okta_org, path: str) -> list[dict]:
+    """GET every page of a Management API listing."""
+    items = []
+    while path:
+        response = okta_org.request("GET", path)
+        assert response.status == 200, response
+        items.extend(response.json())
+        match = NEXT_LINK.search(response.headers.get("Link") or "")
+        path = None
+        if match:
+            url = urlsplit(match.group(1))
+            path = f"{url.path}?{url.query}"
+    return items
+
+
+def active_users(okta_org) -> list[dict]:
+    return [
+        user for user in get_all(okta_org, "/api/v1/users?limit=200") if user["status"] == "ACTIVE"
+    ]
+
+
+def okta_groups(okta_org) -> list[dict]:
+    """The org's groups whose membership the API can change."""
+    return [
+        group
+        for group in get_all(okta_org, "/api/v1/groups?limit=200")
+        if group["type"] == "OKTA_GROUP"
+    ]
+
+
+def group_member_ids(okta_org, group_id: str) -> set[str]:
+    return {user["id"] for user in get_all(okta_org, f"/api/v1/groups/{group_id}/users?limit=200")}
+
+
+def portal_user(okta_user: dict, **fields) -> User:
+    """Create the portal's row for an Okta user, as sign-in or the user sync would."""
+    profile = okta_user["profile"]
+    return User.objects.create_user(
+        okta_id=okta_user["id"],
+        login=profile["login"],
+        email=profile.get("email") or "",
+        first_name=profile.get("firstName") or "",
+        last_name=profile.get("lastName") or "",
+        **fields,
+    )
+
+
+def group_resource(okta_group: dict, **fields) -> Resource:
+    defaults = {
+        "kind": Resource.Kind.GROUP,
+        "name": okta_group["profile"]["name"],
+        "group_type": okta_group["type"],
+        "requestable": True,
+        "approval_policy": Resource.ApprovalPolicy.OWNERS,
+        "allow_no_end": True,
+    }
+    defaults.update(fields)
+    return Resource.objects.create(okta_id=okta_group["id"], **defaults)
+
+
+def emulator_now(okta_org) -> str:
+    """Return the emulator's current time as an ISO 8601 string, for the System Log's since."""
+    return okta_org.request("GET", "/_emulator/clock").json()["now"]
+
+
+def membership_adds(okta_org, since: str) -> Counter:
+    """Count group.user_membership.add events per (user id, group id) since `since`."""
+    event_filter = quote('eventType eq "group.user_membership.add"')
+    # With `until`, the last page has no next link; a poll without it always has one.
+    until = quote(emulator_now(okta_org))
+    events = get_all(
+        okta_org,
+        f"/api/v1/logs?since={quote(since)}&until={until}&filter={event_filter}&limit=1000",
+    )
+    counts = Counter()
+    for event in events:
+        user = next(target["id"] for target in event["target"] if target["type"] == "User")
+        group = next(target["id"] for target in event["target"] if target["type"] == "UserGroup")
+        counts[(user, group)] += 1
+    return counts
