@@ -1,0 +1,117 @@
+import datetime
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from access_requests.models import AccessRequest, Grant, OktaOperation
+from audit import dashboard
+from audit.tests.conftest import record_at
+
+pytestmark = pytest.mark.django_db
+
+HOUR = datetime.timedelta(hours=1)
+
+
+@pytest.mark.parametrize(
+    "values, fraction, expected",
+    [
+        ([], 0.5, None),
+        ([5], 0.9, 5),
+        ([1, 2, 3, 4], 0.5, 2),
+        (list(range(1, 11)), 0.9, 9),
+        (list(range(1, 11)), 0.5, 5),
+    ],
+)
+def test_percentile_nearest_rank(values, fraction, expected):
+    assert dashboard.percentile(values, fraction) == expected
+
+
+def make_request(user, resource, *, created, decided=None, status=AccessRequest.Status.APPROVED):
+    return AccessRequest.objects.create(
+        requester=user, resource=resource, created_at=created, decided_at=decided, status=status
+    )
+
+
+@pytest.fixture
+def activity(personas, resource):
+    now = timezone.now()
+    subject, outsider = personas["subject"], personas["outsider"]
+    fast = make_request(subject, resource, created=now - 10 * HOUR, decided=now - 9 * HOUR)
+    slow = make_request(
+        outsider,
+        resource,
+        created=now - 30 * HOUR,
+        decided=now - 20 * HOUR,
+        status=AccessRequest.Status.DENIED,
+    )
+    pending = make_request(
+        personas["manager"],
+        resource,
+        created=now - 50 * HOUR,
+        decided=None,
+        status=AccessRequest.Status.PENDING,
+    )
+    grant = Grant.objects.create(
+        user=subject,
+        resource=resource,
+        request=fast,
+        status=Grant.Status.ACTIVE,
+        ends_at=now + 48 * HOUR,
+    )
+    OktaOperation.objects.create(
+        grant=grant,
+        action=OktaOperation.Action.ADD_MEMBER,
+        status=OktaOperation.Status.SUCCEEDED,
+        completed_at=now,
+    )
+    OktaOperation.objects.create(
+        grant=grant,
+        action=OktaOperation.Action.ADD_MEMBER,
+        status=OktaOperation.Status.FAILED,
+        completed_at=now,
+    )
+    OktaOperation.objects.create(
+        grant=grant,
+        action=OktaOperation.Action.ADD_MEMBER,
+        status=OktaOperation.Status.SUCCEEDED,
+        completed_at=now,
+    )
+    record_at(None, "grant.applied", target=grant, subject_user=subject, resource=resource)
+    return {"fast": fast, "slow": slow, "pending": pending, "grant": grant}
+
+
+def test_summary_figures(activity):
+    figures = dashboard.summary()
+    assert figures["time_to_decision"].count == 2
+    assert figures["time_to_decision"].median == HOUR
+    assert figures["time_to_decision"].p90 == 10 * HOUR
+    assert figures["time_to_applied"].count == 1
+    assert figures["provisioning"] == {"succeeded": 2, "failed": 1, "rate": 66.7}
+    assert list(figures["oldest_pending"]) == [activity["pending"]]
+    assert list(figures["expiring_soon"]) == [activity["grant"]]
+    assert figures["drift"]["count"] == 0
+
+
+def test_requests_per_day_has_every_day(activity):
+    points = dashboard.requests_per_day(timezone.now())
+    assert len(points) == dashboard.WINDOW_DAYS
+    assert sum(count for _, count in points) == 3
+    assert points[-1][0] == timezone.localdate()
+
+
+def test_dashboard_page_draws_chart(client, activity, personas):
+    client.force_login(personas["admin"])
+    response = client.get(reverse("audit:dashboard"))
+    content = response.content.decode()
+    assert "<svg" in content
+    assert content.count("<rect") == dashboard.WINDOW_DAYS
+    assert "None recorded." in content
+    assert "66.7%" in content
+
+
+def test_dashboard_lists_drift(client, personas, resource):
+    record_at(None, "drift.found", resource=resource, payload={"member": "00uextra"})
+    client.force_login(personas["admin"])
+    response = client.get(reverse("audit:dashboard"))
+    assert "1 finding." in response.content.decode()
