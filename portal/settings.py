@@ -18,6 +18,7 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 from environ import Env
+from pythonjsonlogger.core import RESERVED_ATTRS
 
 from portal.config import (
     EMBEDDED_BROKER_URL,
@@ -384,6 +385,10 @@ LOGGING = {
             "()": "pythonjsonlogger.json.JsonFormatter",
             "fmt": "%(asctime)s %(levelname)s %(name)s %(process)d %(message)s",
             "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+            # Django attaches the request (runserver: the raw socket) and a preformatted time
+            # to its request logs. Their text forms add noise without information that the
+            # message lacks.
+            "reserved_attrs": [*RESERVED_ATTRS, "request", "server_time"],
         },
     },
     "handlers": {

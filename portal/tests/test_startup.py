@@ -137,7 +137,8 @@ def test_development_runs_without_variables():
 def test_logging_writes_json_lines_to_stdout():
     code = (
         "import logging, django; django.setup(); "
-        "logging.getLogger('portal.example').warning('user %s signed in', '00u1')"
+        "logging.getLogger('portal.example').warning("
+        "'user %s signed in', '00u1', extra={'request': object(), 'grant_id': 7})"
     )
     environment = {name: value for name, value in os.environ.items() if name not in OVERRIDDEN}
     environment.update(PORTAL_ENV="development", DJANGO_SETTINGS_MODULE="portal.settings")
@@ -157,3 +158,5 @@ def test_logging_writes_json_lines_to_stdout():
     assert record["level"] == "WARNING"
     assert record["logger"] == "portal.example"
     assert "time" in record
+    assert record["grant_id"] == 7
+    assert "request" not in record
