@@ -302,3 +302,113 @@ class OktaOperation(models.Model):
 
     def __str__(self) -> str:
         return f"Operation #{self.pk}: {self.get_action_display()} for grant #{self.grant_id}"
+
+
+class Drift(models.Model):
+    """A difference between Okta and the portal's grants, found by reconciliation or a hook."""
+
+    class Kind(models.TextChoices):
+        UNAPPROVED = "unapproved", "In Okta without a grant"
+        MISSING = "missing", "Granted but missing in Okta"
+
+    class Resolution(models.TextChoices):
+        OPEN = "open", "Open"
+        GONE = "gone", "No longer found"
+        CORRECTED = "corrected", "Corrected by the portal"
+
+    resource = models.ForeignKey(Resource, on_delete=models.PROTECT, related_name="drifts")
+    # The Okta id is kept as well: access found in Okta may belong to a user the portal has
+    # never seen, who then has no user row.
+    user_okta_id = models.CharField(max_length=64)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="drifts",
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    resolution = models.CharField(
+        max_length=16, choices=Resolution.choices, default=Resolution.OPEN
+    )
+    source = models.CharField(max_length=32, help_text="reconciliation or event hook")
+    found_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-found_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["resource", "user_okta_id", "kind"],
+                condition=Q(resolution="open"),
+                name="one_open_drift_per_user_resource_kind",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.user_okta_id} on {self.resource}"
+
+
+class HookEvent(models.Model):
+    """A System Log event received through an Okta event hook, stored before it is applied."""
+
+    uuid = models.CharField(max_length=64, unique=True)
+    event_type = models.CharField(max_length=128)
+    published = models.DateTimeField(db_index=True)
+    payload = models.JSONField()
+    received_at = models.DateTimeField(default=timezone.now)
+    applied_at = models.DateTimeField(null=True, blank=True)
+    # What applying it did: "applied", "superseded" (a newer event for the same user and
+    # resource came first), or "ignored" with the reason.
+    outcome = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["published", "pk"]
+        indexes = [models.Index(fields=["applied_at", "published"])]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.uuid}"
+
+
+class ObservedAccess(models.Model):
+    """The latest membership or assignment state that an Okta event reported for a user.
+
+    Events arrive out of order; the `published` time of the event applied last decides
+    whether a later-delivered event is newer (applied) or older (ignored).
+    """
+
+    user_okta_id = models.CharField(max_length=64)
+    resource_okta_id = models.CharField(max_length=64)
+    present = models.BooleanField()
+    published = models.DateTimeField()
+    event_uuid = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user_okta_id", "resource_okta_id"], name="one_observation_per_pair"
+            )
+        ]
+
+    def __str__(self) -> str:
+        state = "present" if self.present else "absent"
+        return f"{self.user_okta_id} {state} in {self.resource_okta_id}"
+
+
+class ExpiryReminder(models.Model):
+    """An end-of-access reminder sent for a grant; one per grant and threshold."""
+
+    grant = models.ForeignKey(Grant, on_delete=models.CASCADE, related_name="reminders")
+    days_before = models.PositiveSmallIntegerField()
+    sent_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["grant", "days_before"], name="one_reminder_per_grant_and_threshold"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.days_before}-day reminder for grant #{self.grant_id}"
