@@ -223,6 +223,11 @@ CELERY_BEAT_SCHEDULE["sync-okta-users"] = {
     "task": "accounts.sync_users",
     "schedule": float(OKTA_USER_SYNC_INTERVAL_SECONDS),
 }
+# Audit: check the hash chain daily, so that admins see a recent result on the audit pages.
+CELERY_BEAT_SCHEDULE["verify-audit-chain"] = {
+    "task": "audit.verify_chain",
+    "schedule": 24 * 3600.0,
+}
 if CELERY_BROKER_URL == EMBEDDED_BROKER_URL:
     CELERY_BEAT_SCHEDULE["prune-embedded-broker"] = {
         "task": "portal.prune_processed_messages",

@@ -133,3 +133,12 @@ def test_rolled_back_event_leaves_no_gap():
         second = record_event("user.synced")
     assert second.sequence == 2
     assert verify_chain().ok
+
+
+def test_daily_task_stores_result(chain):
+    from audit.tasks import verify_chain_task
+
+    assert verify_chain_task() is True
+    tamper("DELETE FROM audit_auditevent WHERE sequence = 1")
+    assert verify_chain_task() is False
+    assert AuditVerification.objects.latest().first_bad_sequence == 1
