@@ -22,5 +22,6 @@ urlpatterns = [
     *sign_in_patterns,
     path("healthz", login_not_required(views.healthz), name="healthz"),
     path("readyz", login_not_required(views.readyz), name="readyz"),
+    path("", include("access_requests.urls")),
     path("audit/", include("audit.urls")),
 ]
