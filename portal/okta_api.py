@@ -276,8 +276,9 @@ class OktaClient:
             search=" or ".join(f'status eq "{status}"' for status in USER_STATUSES)
         )
 
-    def list_user_groups(self, user_id: str) -> list[OktaGroup]:
-        groups = self._run("users", lambda sdk: sdk.list_user_groups(user_id), wait=True)
+    def list_user_groups(self, user_id: str, *, wait: bool = True) -> list[OktaGroup]:
+        """Return the user's groups; with ``wait=False`` a 429 or 5xx raises at once."""
+        groups = self._run("users", lambda sdk: sdk.list_user_groups(user_id), wait=wait)
         return [_to_group(group) for group in groups or []]
 
     def list_groups(self) -> list[OktaGroup]:

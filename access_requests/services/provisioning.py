@@ -244,7 +244,7 @@ def _already_applied(client, operation: OktaOperation) -> bool:
     grant = operation.grant
     user_id = grant.user.okta_id
     if operation.action == Action.ADD_MEMBER:
-        return any(group.id == grant.resource.okta_id for group in client.list_user_groups(user_id))
+        return any(group.id == grant.resource.okta_id for group in client.list_user_groups(user_id, wait=False))
     if operation.action == Action.ASSIGN_APP:
         try:
             assignment = client.get_app_assignment(grant.resource.okta_id, user_id)

@@ -47,14 +47,14 @@ def group_member_ids(okta_org, group_id: str) -> set[str]:
 def portal_user(okta_user: dict, **fields) -> User:
     """Create the portal's row for an Okta user, as sign-in or the user sync would."""
     profile = okta_user["profile"]
-    return User.objects.create_user(
-        okta_id=okta_user["id"],
-        login=profile["login"],
-        email=profile.get("email") or "",
-        first_name=profile.get("firstName") or "",
-        last_name=profile.get("lastName") or "",
-        **fields,
-    )
+    values = {
+        "login": profile["login"],
+        "email": profile.get("email") or "",
+        "first_name": profile.get("firstName") or "",
+        "last_name": profile.get("lastName") or "",
+    }
+    values.update(fields)
+    return User.objects.create_user(okta_id=okta_user["id"], **values)
 
 
 def group_resource(okta_group: dict, **fields) -> Resource:
