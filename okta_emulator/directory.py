@@ -77,8 +77,21 @@ _LINK_PATHS = {
 }
 
 
-def _quoted(value):
-    return "null" if value is None else json.dumps(value)
+# Columns render_user_row() reads: USER_COLUMNS plus the email.
+USER_RENDER_COLUMNS = USER_COLUMNS + ", json_extract(profile, '$.email')"
+# Marks the org URL in users.list_doc (see schema.sql).
+ORG_URL_MARKER = "\x01"
+
+
+def render_user_list(docs, base):
+    """Join users.list_doc values into a JSON array with the org URL filled in."""
+    return ("[" + ",".join(docs) + "]").replace(ORG_URL_MARKER, base)
+
+
+def _timestamp(value):
+    # Timestamps are written only by clock.iso() (seed values are normalized through it), so they
+    # never need JSON escaping.
+    return "null" if value is None else f'"{value}"'
 
 
 # --- users -------------------------------------------------------------------------------------
@@ -102,11 +115,14 @@ def user_doc_row(user):
     )
 
 
-def render_user_row(row, base, full):
-    """Render a users row (USER_COLUMNS) as Okta's User JSON; full adds the per-status _links."""
+def render_user_row(row, base, full=True):
+    """Render a users row (USER_RENDER_COLUMNS) as Okta's User JSON; full adds the per-status _links.
+
+    List pages use users.list_doc instead; test_list_doc_matches_rendered_user keeps the two equal.
+    """
     user_id = row[0]
     profile_json = row[8]
-    email = json.loads(profile_json).get("email")
+    email = row[9]
     self_href = f"{base}/api/v1/users/{user_id}"
     links = f'"self":{{"href":"{self_href}"}}'
     if full:
@@ -129,9 +145,9 @@ def render_user_row(row, base, full):
         else f'[{{"value":{json.dumps(email)},"status":"VERIFIED","type":"PRIMARY"}}]'
     )
     return (
-        f'{{"id":"{user_id}","status":"{row[1]}","created":{_quoted(row[2])},"activated":{_quoted(row[3])},'
-        f'"statusChanged":{_quoted(row[4])},"lastLogin":{_quoted(row[5])},"lastUpdated":{_quoted(row[6])},'
-        f'"passwordChanged":{_quoted(row[7])},"type":{{"id":"{USER_TYPE_ID}"}},"profile":{profile_json},'
+        f'{{"id":"{user_id}","status":"{row[1]}","created":{_timestamp(row[2])},"activated":{_timestamp(row[3])},'
+        f'"statusChanged":{_timestamp(row[4])},"lastLogin":{_timestamp(row[5])},"lastUpdated":{_timestamp(row[6])},'
+        f'"passwordChanged":{_timestamp(row[7])},"type":{{"id":"{USER_TYPE_ID}"}},"profile":{profile_json},'
         f'"credentials":{{"password":{{}},"emails":{emails},"provider":{{"type":"OKTA","name":"OKTA"}}}},'
         f'"_links":{{{links}}}}}'
     )
@@ -139,11 +155,12 @@ def render_user_row(row, base, full):
 
 def find_user_row(store, user_id_or_login):
     row = store.db.execute(
-        f"SELECT {USER_COLUMNS} FROM users WHERE id = ?", (user_id_or_login,)
+        f"SELECT {USER_RENDER_COLUMNS} FROM users WHERE id = ?", (user_id_or_login,)
     ).fetchone()
     if row is None:
         row = store.db.execute(
-            f"SELECT {USER_COLUMNS} FROM users WHERE login_lower = ?", (user_id_or_login.lower(),)
+            f"SELECT {USER_RENDER_COLUMNS} FROM users WHERE login_lower = ?",
+            (user_id_or_login.lower(),),
         ).fetchone()
     if row is None:
         raise not_found(user_id_or_login, "User")

@@ -13,10 +13,56 @@ CREATE TABLE IF NOT EXISTS users (
     last_updated TEXT NOT NULL,
     password_changed TEXT,
     profile TEXT NOT NULL,               -- JSON object, Okta's user profile
-    password_hash TEXT                   -- werkzeug.security hash, NULL for users without password
+    password_hash TEXT,                  -- werkzeug.security hash, NULL for users without password
+    -- The user as a list page shows it, kept current by the triggers below. The org URL in its
+    -- self link is the character U+0001, replaced per response (a client may use any host name);
+    -- json_object() escapes that character in profile values, so only the marker stays raw.
+    list_doc TEXT
 );
 CREATE INDEX IF NOT EXISTS users_status ON users (status, id);
 CREATE INDEX IF NOT EXISTS users_last_updated ON users (last_updated);
+
+DROP TRIGGER IF EXISTS users_list_doc_insert;
+CREATE TRIGGER users_list_doc_insert AFTER INSERT ON users BEGIN
+    UPDATE users SET list_doc = (
+        SELECT substr(doc, 1, length(doc) - 1)
+            || ',"_links":{"self":{"href":"' || char(1) || '/api/v1/users/' || NEW.id || '"}}}'
+        FROM (SELECT json_object(
+            'id', NEW.id, 'status', NEW.status, 'created', NEW.created, 'activated', NEW.activated,
+            'statusChanged', NEW.status_changed, 'lastLogin', NEW.last_login,
+            'lastUpdated', NEW.last_updated, 'passwordChanged', NEW.password_changed,
+            'type', json_object('id', 'otyemulatordefault01'), 'profile', json(NEW.profile),
+            'credentials', json_object(
+                'password', json_object(),
+                'emails', CASE WHEN json_extract(NEW.profile, '$.email') IS NULL THEN json_array()
+                    ELSE json_array(json_object('value', json_extract(NEW.profile, '$.email'),
+                                                'status', 'VERIFIED', 'type', 'PRIMARY')) END,
+                'provider', json_object('type', 'OKTA', 'name', 'OKTA'))
+        ) AS doc)
+    ) WHERE id = NEW.id;
+END;
+
+DROP TRIGGER IF EXISTS users_list_doc_update;
+CREATE TRIGGER users_list_doc_update
+AFTER UPDATE OF id, status, created, activated, status_changed, last_login, last_updated,
+    password_changed, profile ON users BEGIN
+    UPDATE users SET list_doc = (
+        SELECT substr(doc, 1, length(doc) - 1)
+            || ',"_links":{"self":{"href":"' || char(1) || '/api/v1/users/' || NEW.id || '"}}}'
+        FROM (SELECT json_object(
+            'id', NEW.id, 'status', NEW.status, 'created', NEW.created, 'activated', NEW.activated,
+            'statusChanged', NEW.status_changed, 'lastLogin', NEW.last_login,
+            'lastUpdated', NEW.last_updated, 'passwordChanged', NEW.password_changed,
+            'type', json_object('id', 'otyemulatordefault01'), 'profile', json(NEW.profile),
+            'credentials', json_object(
+                'password', json_object(),
+                'emails', CASE WHEN json_extract(NEW.profile, '$.email') IS NULL THEN json_array()
+                    ELSE json_array(json_object('value', json_extract(NEW.profile, '$.email'),
+                                                'status', 'VERIFIED', 'type', 'PRIMARY')) END,
+                'provider', json_object('type', 'OKTA', 'name', 'OKTA'))
+        ) AS doc)
+    ) WHERE id = NEW.id;
+END;
 
 CREATE TABLE IF NOT EXISTS groups (
     id TEXT PRIMARY KEY,                 -- "00g" + 17 characters

@@ -65,11 +65,21 @@ def seed_store(store, data):
     return counts
 
 
+def _timestamp(value, where):
+    """Return value in Okta's timestamp format; SeedError names the field when it is no ISO 8601 time."""
+    try:
+        return clock.iso(clock.parse_iso(str(value)))
+    except ValueError:
+        raise SeedError(
+            f"{where}: {value!r} is not an ISO 8601 time such as 2025-01-06T09:00:00.000Z"
+        ) from None
+
+
 class _Loader:
     def __init__(self, data):
         self.data = data
         org = data.get("org") or {}
-        self.seed_time = str(org.get("created") or DEFAULT_SEED_TIME)
+        self.seed_time = _timestamp(org.get("created") or DEFAULT_SEED_TIME, "org.created")
         self.default_password = org.get("default_password")
         self._hashes = {}
         self.user_ids = {}  # login (lower) and id -> id
@@ -124,7 +134,7 @@ class _Loader:
             self.user_ids[login.lower()] = user_id
             self.user_ids[user_id] = user_id
             self.user_status[user_id] = status
-            created = str(entry.get("created") or self.seed_time)
+            created = _timestamp(entry.get("created") or self.seed_time, f"{where}.created")
             password = entry.get("password", self.default_password)
             activated = created if status not in ("STAGED", "PROVISIONED") else None
             row = {
@@ -133,7 +143,9 @@ class _Loader:
                 "created": created,
                 "activated": activated,
                 "status_changed": created if status != "STAGED" else None,
-                "last_login": entry.get("lastLogin"),
+                "last_login": _timestamp(entry["lastLogin"], f"{where}.lastLogin")
+                if entry.get("lastLogin")
+                else None,
                 "last_updated": created,
                 "password_changed": created if password else None,
                 "profile": profile,

@@ -89,9 +89,23 @@ class Store:
             self._local.connection = None
 
     def _create_schema(self):
+        self._add_missing_columns()
         self.db.executescript(CORE_SCHEMA.read_text())
         if OIDC_SCHEMA.exists():
             self.db.executescript(OIDC_SCHEMA.read_text())
+        stale = self.one("SELECT 1 FROM users WHERE list_doc IS NULL LIMIT 1")
+        if stale:
+            with self.transaction() as db:
+                db.execute("UPDATE users SET last_updated = last_updated WHERE list_doc IS NULL")
+
+    def _add_missing_columns(self):
+        """Bring state files written by an older emulator up to the current tables."""
+        added = {"users": "list_doc TEXT", "event_hooks": "created_by TEXT NOT NULL DEFAULT ''"}
+        for table, column in added.items():
+            for name in (table, SNAPSHOT_PREFIX + table):
+                columns = {row[1] for row in self.all(f'PRAGMA table_info("{name}")')}
+                if columns and column.split()[0] not in columns:
+                    self.db.execute(f'ALTER TABLE "{name}" ADD COLUMN {column}')
 
     def one(self, sql, params=()):
         return self.db.execute(sql, params).fetchone()

@@ -9,7 +9,6 @@ from .. import directory, query
 from ..app import base_url, current_actor, empty_response, json_response, read_json, runtime
 from ..errors import OktaError
 from ..paging import decode_cursor, encode_cursor, link_header, parse_limit
-from ..store import USER_COLUMNS
 
 blueprint = Blueprint("groups", __name__)
 
@@ -155,16 +154,15 @@ def list_members(group_id):
     if after:
         where += " AND u.id > ?"
         params.append(decode_cursor(after))
-    columns = ", ".join(f"u.{column.strip()}" for column in USER_COLUMNS.split(","))
     rows = store.db.execute(
-        f"SELECT {columns} FROM group_members m JOIN users u ON u.id = m.user_id WHERE {where} "
+        f"SELECT u.id, u.list_doc FROM group_members m JOIN users u ON u.id = m.user_id WHERE {where} "
         "ORDER BY u.id LIMIT ?",
         params + [limit + 1],
     ).fetchall()
     next_cursor = encode_cursor(rows[limit - 1][0]) if len(rows) > limit else None
     rows = rows[:limit]
     base = base_url()
-    body = "[" + ",".join(directory.render_user_row(row, base, full=False) for row in rows) + "]"
+    body = directory.render_user_list([row[1] for row in rows], base)
     link_params = {"limit": request.args.get("limit") or "1000", "after": after}
     return json_response(
         body,

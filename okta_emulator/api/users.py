@@ -8,7 +8,7 @@ from .. import directory, query
 from ..app import base_url, current_actor, empty_response, json_response, read_json, runtime
 from ..errors import OktaError
 from ..paging import decode_cursor, encode_cursor, link_header, parse_limit
-from ..store import USER_COLUMNS, user_actor
+from ..store import user_actor
 
 blueprint = Blueprint("users", __name__)
 
@@ -89,11 +89,11 @@ def list_users():
     if after:
         where.append("id > ?")
         params.append(decode_cursor(after))
-    sql = f"SELECT {USER_COLUMNS} FROM users WHERE {' AND '.join(where)} ORDER BY id LIMIT ?"
+    sql = f"SELECT id, list_doc FROM users WHERE {' AND '.join(where)} ORDER BY id LIMIT ?"
     rows = store.db.execute(sql, params + [limit + 1]).fetchall()
     next_cursor = encode_cursor(rows[limit - 1][0]) if len(rows) > limit else None
     rows = rows[:limit]
-    body = "[" + ",".join(directory.render_user_row(row, base, full=False) for row in rows) + "]"
+    body = directory.render_user_list([row[1] for row in rows], base)
     link_params = {
         "search": search,
         "filter": filter_text,
@@ -109,14 +109,13 @@ def _list_by_prefix(store, q, limit, base):
     """`q` matches the start of firstName, lastName or email, case-insensitively; it has no paging."""
     escaped = q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     sql = (
-        f"SELECT {USER_COLUMNS} FROM users WHERE status != 'DEPROVISIONED' AND ("
+        "SELECT id, list_doc FROM users WHERE status != 'DEPROVISIONED' AND ("
         "lower(json_extract(profile, '$.firstName')) LIKE ? ESCAPE '\\' OR "
         "lower(json_extract(profile, '$.lastName')) LIKE ? ESCAPE '\\' OR "
         "lower(json_extract(profile, '$.email')) LIKE ? ESCAPE '\\') ORDER BY id LIMIT ?"
     )
     rows = store.db.execute(sql, (escaped, escaped, escaped, limit)).fetchall()
-    body = "[" + ",".join(directory.render_user_row(row, base, full=False) for row in rows) + "]"
-    return json_response(body)
+    return json_response(directory.render_user_list([row[1] for row in rows], base))
 
 
 @blueprint.post("/api/v1/users")

@@ -1,6 +1,7 @@
 """The state file, the seed loader, reset, the CLI and the shipped demo org."""
 
 import copy
+import json
 import os
 import subprocess
 import sys
@@ -226,3 +227,71 @@ def test_token_override_from_environment(tmp_path):
         emulator.stop()
     assert with_override.status == 200
     assert with_demo.status == 401
+
+
+def rendered_list_items(store):
+    from okta_emulator import directory
+
+    rows = store.all(f"SELECT {directory.USER_RENDER_COLUMNS}, list_doc FROM users ORDER BY id")
+    expected = [
+        directory.render_user_row(tuple(row)[:10], "http://org", full=False) for row in rows
+    ]
+    stored = [row["list_doc"].replace(directory.ORG_URL_MARKER, "http://org") for row in rows]
+    return expected, stored
+
+
+def test_list_doc_matches_rendered_user(seeded_store):
+    with seeded_store.transaction() as db:
+        db.execute(
+            "UPDATE users SET last_login = '2026-01-02T03:04:05.000Z' WHERE id = ?", (ACTIVE_ID,)
+        )
+        db.execute("UPDATE users SET status = 'SUSPENDED' WHERE id = ?", (ACTIVE_ID,))
+    expected, stored = rendered_list_items(seeded_store)
+    assert [json.loads(item) for item in stored] == [json.loads(item) for item in expected]
+    assert stored == expected
+
+
+def test_list_doc_escapes_marker_in_profile(seeded_store):
+    with seeded_store.transaction() as db:
+        db.execute(
+            "UPDATE users SET profile = json_set(profile, '$.title', char(1)) WHERE id = ?",
+            (ACTIVE_ID,),
+        )
+    doc = seeded_store.one("SELECT list_doc FROM users WHERE id = ?", (ACTIVE_ID,))["list_doc"]
+    assert doc.count("\x01") == 1
+    assert '"title":"\\u0001"' in doc
+
+
+def test_old_state_file_gets_list_doc(tmp_path):
+    import re
+    import sqlite3
+
+    from okta_emulator.store import CORE_SCHEMA
+
+    # The schema before users.list_doc existed: no column and no triggers.
+    before_triggers, _, rest = CORE_SCHEMA.read_text().partition(
+        "DROP TRIGGER IF EXISTS users_list_doc_insert"
+    )
+    after_triggers = rest[rest.index("CREATE TABLE IF NOT EXISTS groups") :]
+    old_schema = re.sub(
+        r"password_hash TEXT,.*?list_doc TEXT\n",
+        "password_hash TEXT\n",
+        before_triggers,
+        flags=re.S,
+    )
+    old_schema += after_triggers
+    path = tmp_path / "old.sqlite3"
+    connection = sqlite3.connect(path)
+    connection.executescript(old_schema)
+    connection.execute(
+        "INSERT INTO users (id, login_lower, status, created, last_updated, profile) VALUES "
+        "('00uoldstate000000001', 'old@example.com', 'ACTIVE', '2025-01-01T00:00:00.000Z', "
+        '\'2025-01-01T00:00:00.000Z\', \'{"login": "old@example.com", "email": "old@example.com"}\')'
+    )
+    connection.commit()
+    connection.close()
+    store = Store(path)
+    doc = json.loads(
+        store.one("SELECT list_doc FROM users")["list_doc"].replace("\x01", "http://org")
+    )
+    assert doc["_links"]["self"]["href"] == "http://org/api/v1/users/00uoldstate000000001"
