@@ -8,7 +8,7 @@ from django.db.models import Count
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from access_requests.models import AccessRequest, Grant, OktaOperation
+from access_requests.models import AccessRequest, Drift, Grant, OktaOperation
 from audit.models import AuditEvent
 
 WINDOW_DAYS = 30
@@ -108,8 +108,15 @@ def expiring_soon(now: datetime.datetime, limit: int = LIST_LENGTH):
 
 
 def drift_found(since: datetime.datetime, limit: int = LIST_LENGTH) -> dict:
-    events = AuditEvent.objects.filter(action="drift.found", created_at__gte=since)
-    return {"count": events.count(), "latest": list(events.order_by("-sequence")[:limit])}
+    """Drift records found since `since`: counts by kind, the open total and the newest."""
+    recent = Drift.objects.filter(found_at__gte=since)
+    by_kind = dict(recent.values("kind").annotate(n=Count("pk")).values_list("kind", "n"))
+    return {
+        "count": sum(by_kind.values()),
+        "by_kind": [(Drift.Kind(kind).label, n) for kind, n in sorted(by_kind.items())],
+        "open": Drift.objects.filter(resolution=Drift.Resolution.OPEN).count(),
+        "latest": list(recent.select_related("resource", "user").order_by("-found_at")[:limit]),
+    }
 
 
 def summary(now: datetime.datetime | None = None) -> dict:

@@ -6,7 +6,7 @@ is the planned end (an extension moves it, and removal in Okta happens after it,
 worker runs), and `updated_at` changes with any save. The event is written in the transaction
 that moves the grant to revoked or expired, and the hash chain protects it. A revoked or
 expired grant without such an event (data from before the audit trail) falls back to
-`updated_at`, and its row says so in `ended_at_source`.
+`updated_at`, and its row records that in `ended_at_source`.
 
 Access starts at `Grant.starts_at`. Only grants that reached Okta count as access: grants still
 provisioning, and grants whose provisioning failed, never gave any.
@@ -148,7 +148,7 @@ def user_changes_rows(user, first_day: datetime.date, last_day: datetime.date) -
 def grant_rows(
     grants: QuerySet[Grant], *, approvals_before: datetime.datetime | None = None
 ) -> Iterator[dict]:
-    """Yield one report row per grant, streaming: memory holds one chunk of grants."""
+    """Yield one report row per grant, streaming: memory contains one chunk of grants at a time."""
     for chunk in _chunks(grants.iterator(chunk_size=CHUNK_SIZE), CHUNK_SIZE):
         request_ids = [grant.request_id for grant in chunk if grant.request_id]
         extensions = _approved_extensions([grant.pk for grant in chunk], approvals_before)

@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from access_requests.models import AccessRequest, Grant, OktaOperation
+from access_requests.models import AccessRequest, Drift, Grant, OktaOperation
 from audit import dashboard
 from audit.tests.conftest import record_at
 
@@ -111,7 +111,14 @@ def test_dashboard_page_draws_chart(client, activity, personas):
 
 
 def test_dashboard_lists_drift(client, personas, resource):
-    record_at(None, "drift.found", resource=resource, payload={"member": "00uextra"})
+    Drift.objects.create(
+        resource=resource,
+        user_okta_id="00uextra",
+        kind=Drift.Kind.UNAPPROVED,
+        source="reconciliation",
+    )
     client.force_login(personas["admin"])
     response = client.get(reverse("audit:dashboard"))
-    assert "1 finding." in response.content.decode()
+    content = response.content.decode()
+    assert "1 finding (in okta without a grant: 1); 1 open now." in content
+    assert "00uextra on Finance reports" in content
