@@ -22,7 +22,7 @@ from okta_emulator.oidc.context import EXTENSION_NAME, current_provider
 from okta_emulator.oidc.keys import public_jwks
 from okta_emulator.oidc.metadata import oauth_metadata, openid_metadata
 from okta_emulator.oidc.provider import AUTHORIZATION_SERVER_ID, OidcProvider
-from okta_emulator.oidc.server import with_okta_description
+from okta_emulator.oidc.server import UNKNOWN_CLIENT, with_okta_description
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +97,7 @@ def authorize(auth_server_id):
     provider = current_provider()
     client = provider.query_client(request.values.get("client_id", ""))
     if client is None:
-        return _error_page("Invalid value for 'client_id' parameter.")
+        return _error_page(UNKNOWN_CLIENT)
     redirect_uri = request.values.get("redirect_uri")
     if not redirect_uri or not client.check_redirect_uri(redirect_uri):
         return _error_page(
