@@ -50,3 +50,15 @@ class NotCancellable(AccessRequestError):
 
 class NotRetryable(AccessRequestError):
     """Only failed grants can be retried."""
+
+
+class NotRevocable(AccessRequestError):
+    """The grant holds no access to remove (already ended, failed or being removed)."""
+
+
+class ReasonRequired(AccessRequestError):
+    """Revoking someone's access needs a reason they can read."""
+
+
+class NotExtendable(AccessRequestError):
+    """The grant cannot be extended or renewed (not active, no end, or already asked)."""

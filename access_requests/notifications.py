@@ -64,6 +64,16 @@ def grant_failed(grant_id: int) -> None:
     )
 
 
+def grant_ending(grant_id: int) -> None:
+    grant = Grant.objects.select_related("user", "resource").get(pk=grant_id)
+    _send(
+        grant.user,
+        f"Your access to {grant.resource.name} ends on {grant.ends_at:%Y-%m-%d}",
+        "access_requests/email/grant_ending.txt",
+        {"grant": grant},
+    )
+
+
 def _send(recipient, subject: str, template: str, context: dict) -> None:
     if not recipient.email:
         logger.warning("User %s has no e-mail address; not sent: %s", recipient.pk, subject)

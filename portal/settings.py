@@ -216,6 +216,29 @@ CELERY_BEAT_SCHEDULE["expire-pending-requests"] = {
     "task": "access_requests.expire_pending_requests",
     "schedule": 3600.0,
 }
+# Access requests: grants past their end start their removal within a minute; holders are
+# reminded before the end; departed users lose their access; hook events whose task message
+# was lost are applied; Okta is compared with the grants.
+CELERY_BEAT_SCHEDULE["expire-grants"] = {"task": "access_requests.expire_grants", "schedule": 60.0}
+CELERY_BEAT_SCHEDULE["send-grant-reminders"] = {
+    "task": "access_requests.send_grant_reminders",
+    "schedule": 3600.0,
+}
+CELERY_BEAT_SCHEDULE["offboard-departed-users"] = {
+    "task": "access_requests.offboard_departed_users",
+    "schedule": 60.0,
+}
+CELERY_BEAT_SCHEDULE["apply-stale-hook-events"] = {
+    "task": "access_requests.apply_stale_hook_events",
+    "schedule": 60.0,
+}
+PORTAL_RECONCILE_INTERVAL_SECONDS = config.integer(
+    "PORTAL_RECONCILE_INTERVAL_SECONDS", default=3600, minimum=60
+)
+CELERY_BEAT_SCHEDULE["reconcile-okta"] = {
+    "task": "access_requests.reconcile",
+    "schedule": float(PORTAL_RECONCILE_INTERVAL_SECONDS),
+}
 # Sign-in (accounts): the Okta user sync. Users who leave ACTIVE lose their sessions at the
 # next run, so this interval bounds how long a suspended user's open session survives.
 OKTA_USER_SYNC_INTERVAL_SECONDS = config.integer("OKTA_USER_SYNC_INTERVAL_SECONDS", default=900)
@@ -300,6 +323,19 @@ PORTAL_ADMIN_GROUP = config.optional("PORTAL_ADMIN_GROUP", "Portal Admins")
 PORTAL_REQUEST_EXPIRY_DAYS = config.integer("PORTAL_REQUEST_EXPIRY_DAYS", default=14, minimum=1)
 # Custom end dates are the end of that day in the requester's Okta time zone, or in this one.
 PORTAL_DEFAULT_TIME_ZONE = config.optional("PORTAL_DEFAULT_TIME_ZONE", "UTC")
+# Days before a grant's end on which its holder gets a reminder e-mail.
+try:
+    PORTAL_GRANT_REMINDER_DAYS = tuple(
+        int(days) for days in config.names("PORTAL_GRANT_REMINDER_DAYS", ["7", "1"])
+    )
+except ValueError as error:
+    raise ImproperlyConfigured(
+        "PORTAL_GRANT_REMINDER_DAYS must list whole days, separated by commas, e.g. 7,1."
+    ) from error
+# Okta event hooks: the header Okta sends and its secret value (set the same pair on the hook
+# in Okta). Without a secret the endpoint refuses every delivery.
+PORTAL_EVENT_HOOK_HEADER = config.optional("PORTAL_EVENT_HOOK_HEADER", "Authorization")
+PORTAL_EVENT_HOOK_SECRET = config.raw("PORTAL_EVENT_HOOK_SECRET", secret=True) or ""
 # First retry delay of a failed Okta change (doubled per attempt, never before Okta's reset).
 PORTAL_OKTA_RETRY_BASE_SECONDS = config.integer("PORTAL_OKTA_RETRY_BASE_MS", default=2000) / 1000
 # An Okta change in flight for longer belongs to a dead worker and is run again. Must exceed

@@ -27,6 +27,7 @@ from kombu.exceptions import OperationalError as BrokerError
 
 from access_requests import errors, notifications
 from access_requests.models import AccessRequest, Grant, OktaOperation, Resource
+from access_requests.services import revocation
 from access_requests.services.events import record
 from portal.okta_api import (
     CallInfo,
@@ -58,6 +59,7 @@ BROKER_DEFAULT_PORTS = {"redis": 6379, "rediss": 6380, "amqp": 5672, "amqps": 56
 BROKER_PROBE_TIMEOUT_SECONDS = 0.5
 
 GRANT_ACTIONS = {Resource.Kind.GROUP: Action.ADD_MEMBER, Resource.Kind.APP: Action.ASSIGN_APP}
+REMOVE_ACTIONS = (Action.REMOVE_MEMBER, Action.UNASSIGN_APP)
 
 
 def _setting(name: str, default):
@@ -68,7 +70,14 @@ def _setting(name: str, default):
 
 
 def create_grant(request_obj: AccessRequest, *, actor, http_request=None) -> Grant:
-    """Write the grant of an approved request and its operation; send the task on commit."""
+    """Write the grant of an approved request and its operation; send the task on commit.
+
+    An approved extension moves the end of the grant it extends instead.
+    """
+    if request_obj.extends_grant_id is not None:
+        from access_requests.services import expiry
+
+        return expiry.apply_extension(request_obj, actor=actor, http_request=http_request)
     grant = Grant.objects.create(
         user=request_obj.requester,
         resource=request_obj.resource,
@@ -203,7 +212,7 @@ def run_operation(operation_id: int) -> str:
         _reschedule(operation, error)
         return OpStatus.PENDING
     except OktaNotFoundError as error:
-        if operation.action in (Action.REMOVE_MEMBER, Action.UNASSIGN_APP):
+        if operation.action in REMOVE_ACTIONS:
             # The access is already gone, which is what the operation wanted.
             _succeed(operation, client.last_call, pre_existing=False)
             return OpStatus.SUCCEEDED
@@ -306,7 +315,10 @@ def _succeed(operation: OktaOperation, call: CallInfo, *, pre_existing: bool) ->
             okta_request_id=request_id,
         )
         grant = Grant.objects.select_for_update().get(pk=operation.grant_id)
-        if operation.action in (Action.ADD_MEMBER, Action.ASSIGN_APP):
+        if operation.action in REMOVE_ACTIONS:
+            revocation.removal_confirmed(grant, operation, request_id=request_id)
+        elif grant.status == Grant.Status.PROVISIONING:
+            # A grant revoked while its add was in flight stays revoking: its removal follows.
             _activate(grant, pre_existing=pre_existing, request_id=request_id)
     logger.info(
         "Operation %s (%s) succeeded on attempt %d",
@@ -419,7 +431,9 @@ def _fail(operation: OktaOperation, error: OktaError, *, reason: str | None = No
             okta_request_id=error.request_id,
         )
         grant = Grant.objects.select_for_update().get(pk=operation.grant_id)
-        if operation.action in (Action.ADD_MEMBER, Action.ASSIGN_APP):
+        if operation.action in REMOVE_ACTIONS:
+            revocation.removal_failed(grant, operation, reason=reason, request_id=error.request_id)
+        elif grant.status == Grant.Status.PROVISIONING:
             grant.status = Grant.Status.FAILED
             grant.failure_reason = reason
             grant.save(update_fields=["status", "failure_reason", "updated_at"])

@@ -1,0 +1,210 @@
+"""Okta event hooks: storing delivered System Log events, and applying them in order.
+
+Okta delivers at least once and in any order, waits 3 s for an answer and retries once. So
+the endpoint only checks the secret header, stores each event (unique on its `uuid`, which
+drops duplicates) and queues `apply_pending_events`; the work happens in the worker.
+
+Applying keeps, per (user, resource) pair, the `published` time of the event applied last
+(ObservedAccess). An event published earlier than that is stale and changes nothing, so a
+remove delivered before the add that preceded it still leaves the user not a member. Lifecycle
+events use the pair (user, "status") the same way.
+"""
+
+import datetime
+import logging
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from access_requests.models import HookEvent, ObservedAccess, Resource
+from access_requests.services import offboarding, reconciliation
+from accounts import services as account_services
+from accounts.models import OktaStatus
+
+logger = logging.getLogger(__name__)
+
+MEMBERSHIP_EVENTS = {
+    "group.user_membership.add": ("UserGroup", True),
+    "group.user_membership.remove": ("UserGroup", False),
+    "application.user_membership.add": ("AppInstance", True),
+    "application.user_membership.remove": ("AppInstance", False),
+}
+LIFECYCLE_EVENTS = {
+    "user.lifecycle.deactivate": OktaStatus.DEPROVISIONED,
+    "user.lifecycle.suspend": OktaStatus.SUSPENDED,
+    "user.lifecycle.activate": OktaStatus.ACTIVE,
+    "user.lifecycle.reactivate": OktaStatus.ACTIVE,
+    "user.lifecycle.unsuspend": OktaStatus.ACTIVE,
+}
+# The event types the hook subscribes to (see the register_event_hook command).
+SUBSCRIBED_EVENT_TYPES = (*MEMBERSHIP_EVENTS, *LIFECYCLE_EVENTS)
+# The pseudo resource id under which a user's lifecycle events are ordered.
+STATUS_PAIR = "status"
+# Events stored longer than this without being applied lost their task message; the
+# periodic run picks them up.
+RESEND_AFTER = datetime.timedelta(seconds=30)
+
+
+class InvalidDelivery(ValueError):
+    """The body is not an Okta event hook delivery; the message says what is wrong."""
+
+
+def parse_delivery(body: object) -> list[HookEvent]:
+    """Return unsaved HookEvents for the events of one delivery body (decoded JSON)."""
+    if not isinstance(body, dict):
+        raise InvalidDelivery("The body must be a JSON object.")
+    events = (body.get("data") or {}).get("events") if isinstance(body.get("data"), dict) else None
+    if not isinstance(events, list):
+        raise InvalidDelivery('The body must have "data": {"events": [...]}.')
+    parsed = []
+    for position, event in enumerate(events):
+        if not isinstance(event, dict):
+            raise InvalidDelivery(f"Event {position} is not a JSON object.")
+        uuid, event_type = event.get("uuid"), event.get("eventType")
+        published = parse_datetime(event.get("published") or "")
+        if not isinstance(uuid, str) or not uuid:
+            raise InvalidDelivery(f"Event {position} has no uuid.")
+        if not isinstance(event_type, str) or not event_type:
+            raise InvalidDelivery(f"Event {uuid} has no eventType.")
+        if published is None or timezone.is_naive(published):
+            raise InvalidDelivery(
+                f"Event {uuid} has no valid published time with a time zone: {event.get('published')!r}."
+            )
+        parsed.append(
+            HookEvent(uuid=uuid, event_type=event_type, published=published, payload=event)
+        )
+    return parsed
+
+
+def store_delivery(events: list[HookEvent]) -> int:
+    """Store the events not seen before and queue their application; return how many are new."""
+    with transaction.atomic():
+        known = set(
+            HookEvent.objects.filter(uuid__in=[event.uuid for event in events]).values_list(
+                "uuid", flat=True
+            )
+        )
+        new = [event for event in events if event.uuid not in known]
+        # ignore_conflicts: a duplicate delivered at the same moment by a second web process.
+        HookEvent.objects.bulk_create(new, ignore_conflicts=True)
+        if new:
+            transaction.on_commit(send_apply_task)
+    return len(new)
+
+
+def send_apply_task() -> None:
+    """Queue apply_pending_events; a broker failure leaves the events for the periodic run."""
+    from access_requests.services import provisioning
+    from access_requests.tasks import apply_hook_events
+
+    if not provisioning._broker_accepts_connections():
+        logger.warning("The broker refuses connections; hook events wait for the periodic run")
+        return
+    try:
+        apply_hook_events.apply_async(retry=False)
+    except Exception as error:  # noqa: BLE001 - any publish failure is left to the periodic run
+        logger.warning("Could not queue the hook events (%s); the periodic run applies them", error)
+
+
+def apply_pending_events() -> int:
+    """Apply every stored, unapplied event in `published` order; return how many."""
+    applied = 0
+    pending = HookEvent.objects.filter(applied_at__isnull=True).order_by("published", "pk")
+    departed = set()
+    for pk in pending.values_list("pk", flat=True):
+        with transaction.atomic():
+            event = HookEvent.objects.select_for_update().filter(pk=pk).first()
+            if event is None or event.applied_at is not None:
+                continue
+            event.outcome = _apply(event, departed)
+            event.applied_at = timezone.now()
+            event.save(update_fields=["outcome", "applied_at"])
+            applied += 1
+    for user in departed:
+        user.refresh_from_db()
+        if user.okta_status in offboarding.DEPARTED_STATUSES:
+            offboarding.offboard_user(user)
+    return applied
+
+
+def has_stale_events(now: datetime.datetime | None = None) -> bool:
+    now = now or timezone.now()
+    return HookEvent.objects.filter(
+        applied_at__isnull=True, received_at__lte=now - RESEND_AFTER
+    ).exists()
+
+
+def _apply(event: HookEvent, departed: set) -> str:
+    targets = event.payload.get("target") or []
+    user_id = _target_id(targets, "User")
+    if user_id is None:
+        return "ignored: no User target"
+    if event.event_type in MEMBERSHIP_EVENTS:
+        target_type, present = MEMBERSHIP_EVENTS[event.event_type]
+        resource_id = _target_id(targets, target_type)
+        if resource_id is None:
+            return f"ignored: no {target_type} target"
+        if not _observe(user_id, resource_id, present, event):
+            return "superseded by a newer event"
+        _check_drift(user_id, resource_id, present)
+        return "applied"
+    if event.event_type in LIFECYCLE_EVENTS:
+        status = LIFECYCLE_EVENTS[event.event_type]
+        if not _observe(user_id, STATUS_PAIR, status == OktaStatus.ACTIVE, event):
+            return "superseded by a newer event"
+        user = get_user_model().objects.filter(okta_id=user_id).first()
+        if user is None:
+            return "ignored: user unknown to the portal"
+        account_services.apply_okta_status(user, status)
+        if status in offboarding.DEPARTED_STATUSES:
+            departed.add(user)
+        return "applied"
+    return "ignored: event type not handled"
+
+
+def _target_id(targets: list, target_type: str) -> str | None:
+    for target in targets:
+        if isinstance(target, dict) and target.get("type") == target_type and target.get("id"):
+            return target["id"]
+    return None
+
+
+def _observe(user_id: str, resource_id: str, present: bool, event: HookEvent) -> bool:
+    """Record the event's state for the pair unless a newer one is recorded; True if recorded."""
+    observed, created = ObservedAccess.objects.select_for_update().get_or_create(
+        user_okta_id=user_id,
+        resource_okta_id=resource_id,
+        defaults={"present": present, "published": event.published, "event_uuid": event.uuid},
+    )
+    if created:
+        return True
+    if observed.published > event.published:
+        return False
+    observed.present = present
+    observed.published = event.published
+    observed.event_uuid = event.uuid
+    observed.save(update_fields=["present", "published", "event_uuid"])
+    return True
+
+
+def _check_drift(user_id: str, resource_id: str, present: bool) -> None:
+    resource = Resource.objects.filter(okta_id=resource_id, deleted_in_okta_at=None).first()
+    if resource is None:
+        return
+    expected = reconciliation.granted_user_ids(resource)
+    in_flux = reconciliation.in_flux_user_ids(resource)
+    if user_id in in_flux:
+        return
+    seen = {user_id} if present else set()
+    drifts = reconciliation.record_drift(
+        resource,
+        unapproved=seen - expected,
+        missing=({user_id} & expected) - seen,
+        checked={user_id},
+        source=reconciliation.SOURCE_EVENT_HOOK,
+    )
+    if resource.enforcement == Resource.Enforcement.ENFORCE:
+        for drift in drifts:
+            transaction.on_commit(lambda pk=drift.pk: reconciliation.correct_drift_by_id(pk))

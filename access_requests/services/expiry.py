@@ -1,0 +1,232 @@
+"""Grants reaching their end: the expiry sweep, reminders, extensions and renewals.
+
+Beat runs `expire_grants` every minute: every active grant past its end starts its removal
+through the outbox (see access_requests.services.revocation). `send_reminders` mails holders
+before the end, once per threshold (PORTAL_GRANT_REMINDER_DAYS). A holder asks for more time
+with `request_extension`, which goes through approval again; an owner or admin can `renew_grant`
+directly from the "expiring soon" page.
+"""
+
+import datetime
+import functools
+import logging
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from access_requests import errors, notifications
+from access_requests.models import AccessRequest, ExpiryReminder, Grant
+from access_requests.services import approvals, revocation
+from access_requests.services.events import record
+from access_requests.services.requests import _check_end, _check_justification, _check_requester
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_REMINDER_DAYS = (7, 1)
+# How far ahead the owners' "expiring soon" page looks.
+DEFAULT_EXPIRING_SOON_DAYS = 14
+
+EXPIRY_REASON = "The access reached its end date."
+
+
+def reminder_days() -> tuple[int, ...]:
+    return tuple(sorted(getattr(settings, "PORTAL_GRANT_REMINDER_DAYS", DEFAULT_REMINDER_DAYS)))
+
+
+def expire_grants(now: datetime.datetime | None = None) -> int:
+    """Start the removal of every active grant whose end has passed; return how many."""
+    now = now or timezone.now()
+    started = 0
+    due = Grant.objects.filter(status=Grant.Status.ACTIVE, ends_at__lte=now)
+    for pk in due.values_list("pk", flat=True):
+        with transaction.atomic():
+            grant = (
+                Grant.objects.select_for_update()
+                .select_related("resource", "user", "request")
+                .filter(pk=pk)
+                .first()
+            )
+            # Revoked, renewed or given up since the query above.
+            if grant is None or grant.status != Grant.Status.ACTIVE:
+                continue
+            if not revocation.ends_by_expiry(grant, now):
+                continue
+            revocation.begin_removal(grant, actor=None, reason=EXPIRY_REASON)
+            started += 1
+    if started:
+        logger.info("Expiry sweep: started the removal of %d grants", started)
+    return started
+
+
+def send_reminders(now: datetime.datetime | None = None) -> int:
+    """Mail the holders of grants ending within a reminder threshold; return how many mails.
+
+    A grant gets one mail per threshold. One that is already inside several thresholds when
+    first seen (say 12 hours before its end) gets a single mail, and every threshold it is
+    inside counts as reminded.
+    """
+    now = now or timezone.now()
+    thresholds = reminder_days()
+    if not thresholds:
+        return 0
+    horizon = now + datetime.timedelta(days=max(thresholds))
+    sent = 0
+    grants = Grant.objects.filter(
+        status=Grant.Status.ACTIVE, ends_at__gt=now, ends_at__lte=horizon
+    ).prefetch_related("reminders")
+    for grant in grants:
+        left = grant.ends_at - now
+        inside = [days for days in thresholds if left <= datetime.timedelta(days=days)]
+        done = {reminder.days_before for reminder in grant.reminders.all()}
+        if min(inside) in done:
+            continue
+        try:
+            with transaction.atomic():
+                ExpiryReminder.objects.bulk_create(
+                    ExpiryReminder(grant=grant, days_before=days, sent_at=now)
+                    for days in inside
+                    if days not in done
+                )
+                transaction.on_commit(functools.partial(notifications.grant_ending, grant.pk))
+        except IntegrityError:
+            # Another beat run recorded it first; that run sends the mail.
+            continue
+        sent += 1
+    return sent
+
+
+def request_extension(
+    grant: Grant, *, by, ends_at: datetime.datetime | None, justification: str, http_request=None
+) -> tuple[AccessRequest, bool]:
+    """Ask for a later end of the holder's own grant; it goes through approval again.
+
+    Returns (request, created); a pending extension of the same grant is returned as is.
+    """
+    justification = (justification or "").strip()
+    with transaction.atomic():
+        locked = (
+            Grant.objects.select_for_update().select_related("resource", "user").get(pk=grant.pk)
+        )
+        if locked.user_id != by.pk:
+            raise errors.NotAllowed("Only the holder of this access can ask to extend it.")
+        if locked.status != Grant.Status.ACTIVE:
+            raise errors.NotExtendable(
+                f"Only active access can be extended; this one is {locked.get_status_display().lower()}."
+            )
+        pending = AccessRequest.objects.filter(
+            requester=by, resource=locked.resource, status=AccessRequest.Status.PENDING
+        ).first()
+        if pending is not None:
+            if pending.extends_grant_id == locked.pk:
+                return pending, False
+            raise errors.NotExtendable(
+                f"You already have a pending request for {locked.resource.name}."
+            )
+        _check_requester(by)
+        _check_justification(locked.resource, justification)
+        _check_end(locked.resource, by, ends_at)
+        if locked.ends_at is None or (ends_at is not None and ends_at <= locked.ends_at):
+            raise errors.InvalidDuration("An extension must end later than the current access.")
+        request_obj = AccessRequest.objects.create(
+            requester=by,
+            resource=locked.resource,
+            justification=justification,
+            requested_ends_at=ends_at,
+            extends_grant=locked,
+        )
+        record(
+            "request.submitted",
+            actor=by,
+            target=request_obj,
+            access_request=request_obj,
+            payload={
+                "ends_at": ends_at.isoformat() if ends_at else None,
+                "extends_grant": locked.pk,
+            },
+            http_request=http_request,
+        )
+        approvals.start(request_obj, http_request=http_request)
+    return request_obj, True
+
+
+def apply_extension(request_obj: AccessRequest, *, actor, http_request=None) -> Grant:
+    """Move the end of the extended grant; called when an extension request is approved."""
+    grant = Grant.objects.select_for_update().get(pk=request_obj.extends_grant_id)
+    if grant.status != Grant.Status.ACTIVE:
+        # The access ended while the extension waited for approval: nothing left to extend.
+        raise errors.NotExtendable(
+            f"The access to extend is {grant.get_status_display().lower()}; request it anew."
+        )
+    previous = grant.ends_at
+    grant.ends_at = request_obj.requested_ends_at
+    grant.save(update_fields=["ends_at", "updated_at"])
+    record(
+        "grant.extended",
+        actor=actor,
+        target=grant,
+        grant=grant,
+        access_request=request_obj,
+        payload={
+            "previous_ends_at": previous.isoformat() if previous else None,
+            "ends_at": grant.ends_at.isoformat() if grant.ends_at else None,
+        },
+        http_request=http_request,
+    )
+    return grant
+
+
+def renew_grant(grant: Grant, *, by, days: int, http_request=None) -> Grant:
+    """Let an owner or admin push the end of a grant `days` days past now (or its end)."""
+    if days < 1:
+        raise errors.InvalidDuration("Renew for at least one day.")
+    with transaction.atomic():
+        locked = (
+            Grant.objects.select_for_update().select_related("resource", "user").get(pk=grant.pk)
+        )
+        resource = locked.resource
+        if not (by.is_admin or resource.owners.filter(pk=by.pk).exists()):
+            raise errors.NotAllowed(
+                f"Only owners of {resource.name} and portal admins can renew this access."
+            )
+        if locked.user_id == by.pk and not by.is_admin:
+            raise errors.NotAllowed("You cannot renew your own access: ask for an extension.")
+        if locked.status != Grant.Status.ACTIVE or locked.ends_at is None:
+            raise errors.NotExtendable("Only active access with an end date can be renewed.")
+        now = timezone.now()
+        if resource.max_duration_days is not None and days > resource.max_duration_days:
+            raise errors.InvalidDuration(
+                f"Access to {resource.name} can last at most {resource.max_duration_days} days."
+            )
+        previous = locked.ends_at
+        locked.ends_at = max(previous, now) + datetime.timedelta(days=days)
+        locked.save(update_fields=["ends_at", "updated_at"])
+        # The reminders start over for the new end date.
+        locked.reminders.all().delete()
+        record(
+            "grant.extended",
+            actor=by,
+            target=locked,
+            grant=locked,
+            payload={
+                "previous_ends_at": previous.isoformat(),
+                "ends_at": locked.ends_at.isoformat(),
+                "renewed_by_owner": True,
+            },
+            http_request=http_request,
+        )
+    return locked
+
+
+def expiring_soon(user, now: datetime.datetime | None = None):
+    """Active grants ending soon on resources `user` owns (every resource for admins)."""
+    now = now or timezone.now()
+    days = getattr(settings, "PORTAL_EXPIRING_SOON_DAYS", DEFAULT_EXPIRING_SOON_DAYS)
+    grants = Grant.objects.filter(
+        status=Grant.Status.ACTIVE,
+        ends_at__gt=now,
+        ends_at__lte=now + datetime.timedelta(days=days),
+    ).select_related("user", "resource")
+    if not user.is_admin:
+        grants = grants.filter(resource__owners=user)
+    return grants.order_by("ends_at", "pk")

@@ -1,0 +1,163 @@
+"""Offboarding: what happens to a user's access when Okta suspends or deactivates them.
+
+Their pending requests are cancelled, every grant they hold is removed through the outbox,
+and approval steps waiting on them go to the next approver the policy gives. New requests
+from them are refused by submit_request, which requires an ACTIVE Okta status.
+
+`offboard_departed_users` finds every user in such a status who still has something to
+undo, so it does not matter how the status arrived (user sync, event hook, sign-in): beat
+runs it every minute, and the event hook task runs it at once.
+"""
+
+import logging
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.db.models import Exists, OuterRef, Q
+
+from access_requests import notifications, policy
+from access_requests.models import AccessRequest, ApprovalStep, Grant
+from access_requests.services import revocation
+from access_requests.services.events import record
+from access_requests.services.requests import _close
+from accounts.models import OktaStatus
+
+logger = logging.getLogger(__name__)
+
+# Okta statuses that end a user's access. LOCKED_OUT and PASSWORD_EXPIRED are temporary
+# sign-in problems, not a departure.
+DEPARTED_STATUSES = (OktaStatus.SUSPENDED, OktaStatus.DEPROVISIONED)
+
+
+def departed_users_with_access():
+    """Users in a departed status who still hold grants, requests or approval steps."""
+    held = Grant.objects.filter(user=OuterRef("pk"), status__in=revocation.REMOVABLE)
+    pending = AccessRequest.objects.filter(requester=OuterRef("pk"), status__in=AccessRequest.OPEN)
+    approving = ApprovalStep.objects.filter(approvers=OuterRef("pk"), status__in=ApprovalStep.OPEN)
+    return get_user_model().objects.filter(okta_status__in=DEPARTED_STATUSES).filter(
+        Q(Exists(held)) | Q(Exists(pending)) | Q(Exists(approving))
+    )
+
+
+def offboard_departed_users() -> int:
+    """Offboard every departed user with something left to undo; return how many users."""
+    users = list(departed_users_with_access())
+    for user in users:
+        offboard_user(user)
+    return len(users)
+
+
+def offboard_user(user) -> dict:
+    """Cancel the user's requests, remove their grants, and pass on their approval steps."""
+    reason = f"{user} is {user.get_okta_status_display().lower()} in Okta."
+    counts = {"requests_cancelled": 0, "grants_revoked": 0, "steps_reassigned": 0}
+    pending = AccessRequest.objects.filter(requester=user, status__in=AccessRequest.OPEN)
+    for pk in pending.values_list("pk", flat=True):
+        with transaction.atomic():
+            request_obj = AccessRequest.objects.select_for_update().get(pk=pk)
+            if not request_obj.is_open:
+                continue
+            _close(request_obj, AccessRequest.Status.CANCELLED, reason)
+            record(
+                "request.cancelled",
+                actor=None,
+                target=request_obj,
+                access_request=request_obj,
+                payload={"reason": reason},
+            )
+            counts["requests_cancelled"] += 1
+
+    held = Grant.objects.filter(user=user, status__in=revocation.REMOVABLE)
+    for pk in held.values_list("pk", flat=True):
+        with transaction.atomic():
+            grant = (
+                Grant.objects.select_for_update()
+                .select_related("resource", "user", "request")
+                .get(pk=pk)
+            )
+            if grant.status not in revocation.REMOVABLE:
+                continue
+            revocation.begin_removal(grant, actor=None, reason=reason)
+            counts["grants_revoked"] += 1
+
+    steps = ApprovalStep.objects.filter(approvers=user, status__in=ApprovalStep.OPEN)
+    for step_id in steps.values_list("pk", flat=True):
+        with transaction.atomic():
+            if _pass_on(step_id, user):
+                counts["steps_reassigned"] += 1
+    logger.info("Offboarded %s: %s", user, counts)
+    return counts
+
+
+def _pass_on(step_id: int, departed) -> bool:
+    """Take `departed` off a step; give the step to the next approver if nobody is left."""
+    step = ApprovalStep.objects.select_related("request__resource", "request__requester").get(
+        pk=step_id
+    )
+    request_obj = AccessRequest.objects.select_for_update().get(pk=step.request_id)
+    step = ApprovalStep.objects.select_for_update().get(pk=step_id)
+    if step.status not in ApprovalStep.OPEN or not request_obj.is_open:
+        return False
+    step.approvers.remove(departed)
+    if step.approvers.exists():
+        record(
+            "step.reassigned",
+            actor=None,
+            target=step,
+            access_request=request_obj,
+            payload={"removed_approver": departed.okta_id, "position": step.position},
+        )
+        return True
+
+    # The same fall-through as when the steps were planned: manager, then owners, then admins.
+    # The departed user is no longer ACTIVE, so the policy passes over them.
+    planned = policy._resolve(step.kind, request_obj.resource, request_obj.requester)
+    later = request_obj.steps.filter(position__gt=step.position, status=ApprovalStep.Status.QUEUED)
+    same_kind_later = later.filter(kind=planned.kind).order_by("position").first()
+    if same_kind_later is not None:
+        # Those approvers decide in a later step anyway: skip this one.
+        was_waiting = step.status == ApprovalStep.Status.WAITING
+        step.status = ApprovalStep.Status.SKIPPED
+        step.save(update_fields=["status"])
+        record(
+            "step.skipped",
+            actor=None,
+            target=step,
+            access_request=request_obj,
+            payload={"reason": f"Its only approver {departed} left.", "position": step.position},
+        )
+        if was_waiting:
+            next_step = later.order_by("position").first()
+            next_step.status = ApprovalStep.Status.WAITING
+            next_step.save(update_fields=["status"])
+            record(
+                "step.waiting",
+                actor=None,
+                target=next_step,
+                access_request=request_obj,
+                payload={"position": next_step.position, "kind": next_step.kind},
+            )
+            transaction.on_commit(lambda: notifications.step_waiting(next_step.pk))
+        return True
+
+    previous_kind = step.kind
+    step.kind = planned.kind
+    step.save(update_fields=["kind"])
+    step.approvers.set(planned.approvers)
+    record(
+        "step.reassigned",
+        actor=None,
+        target=step,
+        access_request=request_obj,
+        payload={
+            "removed_approver": departed.okta_id,
+            "previous_kind": previous_kind,
+            "kind": step.kind,
+            "approvers": [approver.okta_id for approver in planned.approvers],
+        },
+    )
+    if not planned.approvers:
+        logger.error("Step %s has no approver left after %s left", step.pk, departed)
+    elif step.status == ApprovalStep.Status.WAITING:
+        transaction.on_commit(lambda: notifications.step_waiting(step.pk))
+    return True

@@ -1,0 +1,202 @@
+"""Ending grants: removing the access in Okta through the outbox, and closing the grant.
+
+Every way a grant ends (its end date, an owner or admin revoking it, the holder giving it up,
+the holder leaving the company) goes through `begin_removal`: the grant becomes "revoking"
+and a remove operation is written in the same transaction, for the provisioning worker. The
+grant is closed only when Okta confirms the removal (a 404 counts as already removed). A
+removal that fails permanently leaves the grant revoking, with the reason, for an admin to
+retry; transient failures are retried by the worker.
+
+Access the user already had in Okta before the grant (`pre_existing`) was not given by the
+portal and is not taken away by it: such grants close without a call to Okta.
+"""
+
+import datetime
+import functools
+import logging
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from access_requests import errors
+from access_requests.models import Grant, OktaOperation, Resource
+from access_requests.services import provisioning
+from access_requests.services.events import record
+
+logger = logging.getLogger(__name__)
+
+Action = OktaOperation.Action
+
+REMOVE_ACTIONS = {Resource.Kind.GROUP: Action.REMOVE_MEMBER, Resource.Kind.APP: Action.UNASSIGN_APP}
+# Grants that still hold, or are about to hold, access in Okta.
+REMOVABLE = (Grant.Status.PROVISIONING, Grant.Status.ACTIVE)
+
+PRE_EXISTING_NOTE = (
+    "The user had this access in Okta before the grant, so it was left in Okta; "
+    "only the grant was closed."
+)
+
+
+def begin_removal(grant: Grant, *, actor, reason: str, http_request=None) -> Grant:
+    """Start ending a held grant; call inside a transaction with the grant row locked.
+
+    Returns the grant, now revoking (or already closed when the access pre-existed).
+    """
+    if grant.status not in REMOVABLE:
+        raise errors.NotRevocable(
+            f"This access cannot be removed: it is {grant.get_status_display().lower()}."
+        )
+    grant.revoke_reason = reason
+    if grant.pre_existing and grant.status == Grant.Status.ACTIVE:
+        _close(grant, actor=actor, payload={"kept_in_okta": True, "note": PRE_EXISTING_NOTE})
+        return grant
+
+    # An add still waiting for a worker is dropped; one already in flight may land after the
+    # removal, so the removal waits until that claim has timed out.
+    now = timezone.now()
+    grant.operations.filter(
+        status=OktaOperation.Status.PENDING, action__in=provisioning.GRANT_ACTIONS.values()
+    ).update(
+        status=OktaOperation.Status.FAILED,
+        last_error="Cancelled: the grant is being removed.",
+        completed_at=now,
+        updated_at=now,
+    )
+    in_flight = grant.operations.filter(status=OktaOperation.Status.IN_FLIGHT).first()
+    start_at = now
+    if in_flight is not None:
+        start_at = in_flight.claimed_at + datetime.timedelta(
+            seconds=getattr(
+                settings,
+                "PORTAL_OKTA_CLAIM_TIMEOUT_SECONDS",
+                provisioning.DEFAULT_CLAIM_TIMEOUT_SECONDS,
+            )
+        )
+
+    grant.status = Grant.Status.REVOKING
+    grant.failure_reason = ""
+    grant.save(update_fields=["status", "revoke_reason", "failure_reason", "updated_at"])
+    operation = OktaOperation.objects.create(
+        grant=grant, action=REMOVE_ACTIONS[grant.resource.kind], next_attempt_at=start_at
+    )
+    record(
+        "grant.revoking",
+        actor=actor,
+        target=grant,
+        grant=grant,
+        payload={"operation": operation.pk, "action": operation.action, "reason": reason},
+        http_request=http_request,
+    )
+    eta = start_at if start_at > now else None
+    transaction.on_commit(functools.partial(provisioning.send_operation, operation.pk, eta))
+    return grant
+
+
+def revoke_grant(grant: Grant, *, by, reason: str, http_request=None) -> Grant:
+    """Remove a grant now: the resource's owners and portal admins, with a reason."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise errors.ReasonRequired("Say why the access is removed: the holder will see it.")
+    with transaction.atomic():
+        locked = _lock(grant)
+        if not (by.is_admin or locked.resource.owners.filter(pk=by.pk).exists()):
+            raise errors.NotAllowed(
+                f"Only owners of {locked.resource.name} and portal admins can revoke this access."
+            )
+        return begin_removal(
+            locked, actor=by, reason=f"Revoked by {by}: {reason}", http_request=http_request
+        )
+
+
+def give_up_grant(grant: Grant, *, by, http_request=None) -> Grant:
+    """Remove the holder's own access at their request."""
+    with transaction.atomic():
+        locked = _lock(grant)
+        if locked.user_id != by.pk:
+            raise errors.NotAllowed("Only the holder of this access can give it up.")
+        return begin_removal(
+            locked, actor=by, reason="Given up by the holder.", http_request=http_request
+        )
+
+
+def retry_revocation(grant: Grant, *, by, http_request=None) -> Grant:
+    """Queue the removal of a grant whose removal failed again; portal admins only."""
+    if not by.is_admin:
+        raise errors.NotAllowed("Only portal admins can retry a removal.")
+    with transaction.atomic():
+        locked = _lock(grant)
+        if locked.status != Grant.Status.REVOKING:
+            raise errors.NotRetryable(
+                f"Only access being removed can be retried; this one is {locked.get_status_display().lower()}."
+            )
+        if locked.operations.filter(status__in=OktaOperation.OPEN).exists():
+            raise errors.NotRetryable("The removal is still queued or running; wait for it.")
+        operation = OktaOperation.objects.create(
+            grant=locked, action=REMOVE_ACTIONS[locked.resource.kind]
+        )
+        previous = locked.failure_reason
+        locked.failure_reason = ""
+        locked.save(update_fields=["failure_reason", "updated_at"])
+        record(
+            "grant.retried",
+            actor=by,
+            target=locked,
+            grant=locked,
+            payload={"operation": operation.pk, "previous_failure": previous},
+            http_request=http_request,
+        )
+        transaction.on_commit(functools.partial(provisioning.send_operation, operation.pk))
+    return locked
+
+
+def removal_confirmed(grant: Grant, operation: OktaOperation, *, request_id: str) -> None:
+    """Close the grant after Okta confirmed its removal; runs in the worker's transaction."""
+    if grant.status != Grant.Status.REVOKING:
+        logger.warning("Grant %s is %s, not revoking; removal not recorded", grant.pk, grant.status)
+        return
+    _close(grant, actor=None, payload={"operation": operation.pk}, request_id=request_id)
+
+
+def removal_failed(grant: Grant, operation: OktaOperation, *, reason: str, request_id) -> None:
+    """Keep the grant revoking, with the reason, for an admin to see and retry."""
+    grant.failure_reason = reason
+    grant.save(update_fields=["failure_reason", "updated_at"])
+    record(
+        "grant.revocation_failed",
+        actor=None,
+        target=grant,
+        grant=grant,
+        outcome="failure",
+        payload={"operation": operation.pk, "reason": reason},
+        okta_request_id=request_id,
+    )
+
+
+def ends_by_expiry(grant: Grant, at: datetime.datetime) -> bool:
+    return grant.ends_at is not None and grant.ends_at <= at
+
+
+def _close(grant: Grant, *, actor, payload: dict, request_id: str | None = None) -> None:
+    # The removal started at its operation's creation (or now, with no operation): a grant
+    # whose end had passed by then expired; any other was revoked.
+    started = grant.operations.filter(action__in=REMOVE_ACTIONS.values()).order_by("-pk").first()
+    expired = ends_by_expiry(grant, started.created_at if started else timezone.now())
+    grant.status = Grant.Status.EXPIRED if expired else Grant.Status.REVOKED
+    grant.save(update_fields=["status", "revoke_reason", "updated_at"])
+    record(
+        "grant.expired" if expired else "grant.revoked",
+        actor=actor,
+        target=grant,
+        grant=grant,
+        payload={**payload, "reason": grant.revoke_reason},
+        okta_request_id=request_id,
+    )
+
+
+def _lock(grant: Grant) -> Grant:
+    return (
+        Grant.objects.select_for_update()
+        .select_related("resource", "user", "request")
+        .get(pk=grant.pk)
+    )
