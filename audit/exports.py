@@ -37,12 +37,19 @@ def csv_lines(rows: Iterable[dict], columns: Sequence[str]) -> Iterator[str]:
         yield writer.writerow([_csv_cell(row.get(column)) for column in columns])
 
 
+# Spreadsheets run a cell that starts with one of these as a formula. Justifications and
+# comments are user input, so such cells get a leading apostrophe, which spreadsheets hide.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _csv_cell(value):
     value = _plain(value)
     if value is None:
         return ""
     if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+        value = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
     return value
 
 

@@ -6,8 +6,9 @@ An auditor can recompute every hash from a database dump with nothing but this d
    `prev_hash` (64 zeros for the first event). Values are JSON: null for NULL, integers for the
    integer columns (`sequence`, `actor_id`, `subject_user_id`, `access_request_id`,
    `grant_id`), strings for the text columns, `created_at` as UTC in the form
-   `2026-01-31T09:05:03.000123Z` (always six fractional digits), `ip` as the address in its
-   standard short form, and `payload` as the stored JSON value.
+   `2026-01-31T09:05:03.000123Z` (always six fractional digits), `ip` as the database returns
+   it (IPv4 dotted; IPv6 compressed, with an IPv4-mapped address as `::ffff:10.0.0.1`), and
+   `payload` as the stored JSON value.
 2. Numbers inside the payload: a float with an integral value is written as that integer
    (PostgreSQL's jsonb stores 1e20 as 100000000000000000000, so both must hash alike); any
    other float is written in Python's shortest round-trip form (`repr`).

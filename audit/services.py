@@ -7,6 +7,7 @@ from typing import Any
 
 from django.db import connection, models, transaction
 from django.utils import timezone
+from django.utils.ipv6 import clean_ipv6_address
 
 from audit.actions import ACTIONS, OUTCOMES
 from audit.hashing import GENESIS_HASH, canonical_value
@@ -218,13 +219,25 @@ def _client_of(http_request) -> tuple[str | None, str]:
     # X-Forwarded-For needs to know how many proxies to strip, which no setting says yet.
     address = http_request.META.get("REMOTE_ADDR") or None
     if address is not None:
-        try:
-            address = str(ipaddress.ip_address(address))
-        except ValueError:
-            logger.warning("Ignoring invalid REMOTE_ADDR %r in an audit event", address)
-            address = None
+        address = _normalise_ip(address)
     user_agent = _truncate(http_request.META.get("HTTP_USER_AGENT", ""), MAX_USER_AGENT)
     return address, user_agent
+
+
+def _normalise_ip(address: str) -> str | None:
+    """Return the address in the form the database returns it, so the hash covers that form.
+
+    IPv6 goes through Django's clean_ipv6_address, as GenericIPAddressField does on save: it
+    keeps IPv4-mapped addresses as ::ffff:a.b.c.d, which Python's ipaddress would not.
+    """
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        logger.warning("Ignoring invalid REMOTE_ADDR %r in an audit event", address)
+        return None
+    if parsed.version == 6:
+        return clean_ipv6_address(address)
+    return str(parsed)
 
 
 def _truncate(text: str, limit: int) -> str:

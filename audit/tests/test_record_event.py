@@ -103,3 +103,14 @@ def test_orm_refuses_update_and_delete():
         AuditEvent.objects.filter(sequence=event.sequence).update(outcome="failure")
     with pytest.raises(AppendOnlyError):
         AuditEvent.objects.all().delete()
+
+
+@pytest.mark.parametrize("address", ["10.1.2.3", "2001:db8::1", "::ffff:10.0.0.1"])
+def test_reloaded_event_with_ip_verifies(address):
+    from audit.verification import verify_chain
+
+    http_request = RequestFactory().get("/", REMOTE_ADDR=address, HTTP_USER_AGENT="Tester/1")
+    record(http_request=http_request, payload={"big": 1e20, "small": 1.5e-7})
+    stored = AuditEvent.objects.get()
+    assert stored.compute_hash() == stored.hash
+    assert verify_chain().ok
