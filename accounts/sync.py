@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from accounts import services
 from accounts.models import OktaStatus, User, UserSession
+from audit.services import record_event
 from portal.okta_api import OktaClient, OktaUser
 
 logger = logging.getLogger(__name__)
@@ -100,7 +101,7 @@ def apply_directory(okta_users: list[OktaUser], admin_ids: set[str], result: Syn
     """Write the directory's differences and their audit events; the caller holds a transaction."""
     now = timezone.now()
     existing = {user.okta_id: user for user in User.objects.select_for_update()}
-    create_missing_users(okta_users, existing, result)
+    created_ids = create_missing_users(okta_users, existing, result)
     pk_by_okta_id = {okta_id: user.pk for okta_id, user in existing.items()}
 
     changed_users = []
@@ -113,7 +114,15 @@ def apply_directory(okta_users: list[OktaUser], admin_ids: set[str], result: Syn
         fields = directory_fields(okta_user, okta_user.id in admin_ids, manager_pk)
         previous = {"okta_status": user.okta_status}
         changed = services.set_fields(user, fields)
-        if changed:
+        if okta_user.id in created_ids:
+            record_event(
+                "user.synced",
+                target=user,
+                subject_user=user,
+                payload={"source": "sync", "created": True, "login": user.login},
+            )
+            changed_users.append(user)
+        elif changed:
             services.record_changes(user, changed, source="sync", previous=previous)
             result.updated += 1
             changed_users.append(user)
@@ -135,14 +144,15 @@ def apply_directory(okta_users: list[OktaUser], admin_ids: set[str], result: Syn
 
 def create_missing_users(
     okta_users: list[OktaUser], existing: dict[str, User], result: SyncResult
-) -> None:
+) -> set[str]:
+    """Insert a row for each Okta user the portal has not seen; return their Okta ids."""
     new_users = [
         User(okta_id=okta_user.id, login=okta_user.login or okta_user.id)
         for okta_user in okta_users
         if okta_user.id not in existing
     ]
     if not new_users:
-        return
+        return set()
     for user in new_users:
         user.set_unusable_password()
     # A first sign-in may create the same user during the sync: skip it and read it back.
@@ -150,6 +160,7 @@ def create_missing_users(
     for user in User.objects.filter(okta_id__in=[user.okta_id for user in new_users]):
         existing[user.okta_id] = user
     result.created += len(new_users)
+    return {user.okta_id for user in new_users}
 
 
 def directory_fields(okta_user: OktaUser, is_admin: bool, manager_pk: int | None) -> dict:

@@ -140,8 +140,6 @@ class SignInCallbackView(OIDCAuthenticationCallbackView):
             # come back to the same page.
             next_url = safe_next_url(request, entry.get("next"))
             return HttpResponseRedirect(sign_in_url(next_url))
-        if request.user.is_authenticated:
-            auth.logout(request)
         description = request.GET.get("error_description", "")[:300]
         raise SignInFailed(
             f"okta_error:{error[:50]}", f"Okta returned error={error}: {description}"
@@ -154,6 +152,9 @@ class SignInCallbackView(OIDCAuthenticationCallbackView):
     def sign_in_failed(self, failure: SignInFailed) -> HttpResponse:
         request = self.request
         logger.warning("Sign-in failed (%s): %s", failure.reason, failure)
+        if auth.SESSION_KEY in request.session:
+            # Whoever the session belonged to, this browser just failed to prove it.
+            auth.logout(request)
         with transaction.atomic():
             record_event(
                 "auth.sign_in_failed",
@@ -169,7 +170,11 @@ class SignInCallbackView(OIDCAuthenticationCallbackView):
             "user_not_active": failure.reason == "user_not_active",
             "try_again_url": sign_in_url(self.next_url),
         }
-        return render(request, "accounts/sign_in_failed.html", context, status=403)
+        response = render(request, "accounts/sign_in_failed.html", context, status=403)
+        # Django would log this 403 with the full callback URL, whose query holds the
+        # authorization code; the warning above already records the failure without it.
+        response._has_been_logged = True
+        return response
 
 
 @method_decorator([login_not_required, never_cache], name="dispatch")

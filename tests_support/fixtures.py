@@ -29,6 +29,10 @@ def point_settings_at(settings, emulator) -> None:
 def okta_settings(okta_org, settings):
     """Return the emulator (reset for this test) after pointing the portal's settings at it."""
     point_settings_at(settings, okta_org)
+    # The facade updates the rate budget from a worker thread with its own database
+    # connection. With the default database cache on SQLite that thread would wait for the
+    # write lock held by the test's transaction, so these tests keep the budget in memory.
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     # The facade client is cached per process and bound to the org URL it was built with.
     okta_api.get_client.cache_clear()
     yield okta_org

@@ -7,41 +7,103 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('auth', '0012_alter_user_first_name_max_length'),
+        ("auth", "0012_alter_user_first_name_max_length"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='User',
+            name="User",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('password', models.CharField(max_length=128, verbose_name='password')),
-                ('last_login', models.DateTimeField(blank=True, null=True, verbose_name='last login')),
-                ('is_superuser', models.BooleanField(default=False, help_text='Designates that this user has all permissions without explicitly assigning them.', verbose_name='superuser status')),
-                ('okta_id', models.CharField(max_length=64, unique=True, verbose_name='Okta user id')),
-                ('login', models.CharField(db_index=True, max_length=255)),
-                ('email', models.EmailField(blank=True, max_length=254)),
-                ('first_name', models.CharField(blank=True, max_length=150)),
-                ('last_name', models.CharField(blank=True, max_length=150)),
-                ('okta_status', models.CharField(choices=[('STAGED', 'Staged'), ('PROVISIONED', 'Provisioned'), ('ACTIVE', 'Active'), ('RECOVERY', 'Recovery'), ('LOCKED_OUT', 'Locked out'), ('PASSWORD_EXPIRED', 'Password expired'), ('SUSPENDED', 'Suspended'), ('DEPROVISIONED', 'Deprovisioned')], default='ACTIVE', max_length=20)),
-                ('department', models.CharField(blank=True, max_length=255)),
-                ('title', models.CharField(blank=True, max_length=255)),
-                ('manager_okta_id', models.CharField(blank=True, max_length=255)),
-                ('is_admin', models.BooleanField(default=False)),
-                ('is_staff', models.BooleanField(default=False)),
-                ('is_active', models.BooleanField(default=True)),
-                ('date_joined', models.DateTimeField(default=django.utils.timezone.now)),
-                ('last_synced_at', models.DateTimeField(blank=True, null=True)),
-                ('groups', models.ManyToManyField(blank=True, help_text='The groups this user belongs to. A user will get all permissions granted to each of their groups.', related_name='user_set', related_query_name='user', to='auth.group', verbose_name='groups')),
-                ('manager', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='reports', to=settings.AUTH_USER_MODEL)),
-                ('user_permissions', models.ManyToManyField(blank=True, help_text='Specific permissions for this user.', related_name='user_set', related_query_name='user', to='auth.permission', verbose_name='user permissions')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("password", models.CharField(max_length=128, verbose_name="password")),
+                (
+                    "last_login",
+                    models.DateTimeField(blank=True, null=True, verbose_name="last login"),
+                ),
+                (
+                    "is_superuser",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Designates that this user has all permissions without explicitly assigning them.",
+                        verbose_name="superuser status",
+                    ),
+                ),
+                (
+                    "okta_id",
+                    models.CharField(max_length=64, unique=True, verbose_name="Okta user id"),
+                ),
+                ("login", models.CharField(db_index=True, max_length=255)),
+                ("email", models.EmailField(blank=True, max_length=254)),
+                ("first_name", models.CharField(blank=True, max_length=150)),
+                ("last_name", models.CharField(blank=True, max_length=150)),
+                (
+                    "okta_status",
+                    models.CharField(
+                        choices=[
+                            ("STAGED", "Staged"),
+                            ("PROVISIONED", "Provisioned"),
+                            ("ACTIVE", "Active"),
+                            ("RECOVERY", "Recovery"),
+                            ("LOCKED_OUT", "Locked out"),
+                            ("PASSWORD_EXPIRED", "Password expired"),
+                            ("SUSPENDED", "Suspended"),
+                            ("DEPROVISIONED", "Deprovisioned"),
+                        ],
+                        default="ACTIVE",
+                        max_length=20,
+                    ),
+                ),
+                ("department", models.CharField(blank=True, max_length=255)),
+                ("title", models.CharField(blank=True, max_length=255)),
+                ("manager_okta_id", models.CharField(blank=True, max_length=255)),
+                ("is_admin", models.BooleanField(default=False)),
+                ("is_staff", models.BooleanField(default=False)),
+                ("is_active", models.BooleanField(default=True)),
+                ("date_joined", models.DateTimeField(default=django.utils.timezone.now)),
+                ("last_synced_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "groups",
+                    models.ManyToManyField(
+                        blank=True,
+                        help_text="The groups this user belongs to. A user will get all permissions granted to each of their groups.",
+                        related_name="user_set",
+                        related_query_name="user",
+                        to="auth.group",
+                        verbose_name="groups",
+                    ),
+                ),
+                (
+                    "manager",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="reports",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "user_permissions",
+                    models.ManyToManyField(
+                        blank=True,
+                        help_text="Specific permissions for this user.",
+                        related_name="user_set",
+                        related_query_name="user",
+                        to="auth.permission",
+                        verbose_name="user permissions",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['login'],
+                "ordering": ["login"],
             },
         ),
     ]
