@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from django.utils import timezone
 
 from access_requests import services
-from access_requests.models import AccessRequest, ApprovalStep, Grant, Resource
+from access_requests.models import AccessRequest, ApprovalStep, Drift, Grant, Resource
 from accounts.models import User
 
 PERSONAS = ("requester", "manager", "owner", "admin", "outsider")
@@ -30,6 +30,11 @@ class Cast:
     access_request: AccessRequest
     manager_step: ApprovalStep
     failed_grant: Grant
+    # The requester's access to a resource the owner owns, ending in five days.
+    active_grant: Grant
+    # A removal that Okta refused, waiting for an admin to retry it.
+    revoking_grant: Grant
+    drift: Drift
 
     def persona(self, name: str) -> User | None:
         return None if name == "anonymous" else getattr(self, name)
@@ -106,6 +111,8 @@ def build_cast() -> Cast:
     resource.owners.add(owner)
     access_request = submit(requester, resource)
     other = make_resource("Build Servers")
+    calendar = make_resource("Team Calendar")
+    calendar.owners.add(owner)
     return Cast(
         requester=requester,
         manager=manager,
@@ -116,4 +123,23 @@ def build_cast() -> Cast:
         access_request=access_request,
         manager_step=access_request.steps.get(position=1),
         failed_grant=failed_grant_for(requester, other),
+        active_grant=Grant.objects.create(
+            user=requester,
+            resource=calendar,
+            status=Grant.Status.ACTIVE,
+            ends_at=timezone.now() + datetime.timedelta(days=5),
+        ),
+        revoking_grant=Grant.objects.create(
+            user=outsider,
+            resource=calendar,
+            status=Grant.Status.REVOKING,
+            failure_reason="Okta refused the removal.",
+        ),
+        drift=Drift.objects.create(
+            resource=resource,
+            user_okta_id=outsider.okta_id,
+            user=outsider,
+            kind=Drift.Kind.UNAPPROVED,
+            source="reconciliation",
+        ),
     )
