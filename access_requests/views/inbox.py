@@ -3,6 +3,7 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST, require_safe
@@ -10,17 +11,23 @@ from django.views.decorators.http import require_POST, require_safe
 from access_requests import errors, selectors, services
 from access_requests.forms import BulkApproveForm, DecisionForm
 from access_requests.models import ApprovalStep
-from access_requests.views.helpers import decidable_steps, with_requester_access
+from access_requests.views.helpers import decidable_steps, page_number, with_requester_access
+
+# Each card carries the requester's context and its own form, so a page of them is costly to
+# render; an approver with a long backlog pages through it.
+STEPS_PER_PAGE = 25
 
 
 @login_required
 @require_safe
 def inbox(request: HttpRequest) -> HttpResponse:
-    return _render_inbox(request, list(with_requester_access(selectors.inbox(request.user))))
+    return _render_inbox(request)
 
 
-def _render_inbox(request: HttpRequest, steps, bulk_form=None, status: int = 200) -> HttpResponse:
-    context = {"steps": steps, "bulk_form": bulk_form, "waiting": ApprovalStep.Status.WAITING}
+def _render_inbox(request: HttpRequest, bulk_form=None, status: int = 200) -> HttpResponse:
+    steps = with_requester_access(selectors.inbox(request.user))
+    page = Paginator(steps, STEPS_PER_PAGE).get_page(page_number(request))
+    context = {"page": page, "bulk_form": bulk_form, "waiting": ApprovalStep.Status.WAITING}
     return render(request, "access_requests/inbox.html", context, status=status)
 
 
@@ -91,10 +98,10 @@ def _already_decided(step) -> str:
 @login_required
 @require_POST
 def bulk_approve(request: HttpRequest) -> HttpResponse:
-    waiting = {step.pk: step for step in with_requester_access(selectors.inbox(request.user))}
+    waiting = {step.pk: step for step in selectors.inbox(request.user)}
     form = BulkApproveForm(request.POST, step_ids=waiting)
     if not form.is_valid():
-        return _render_inbox(request, list(waiting.values()), bulk_form=form, status=400)
+        return _render_inbox(request, bulk_form=form, status=400)
 
     steps = [waiting[pk] for pk in form.cleaned_data["steps"]]
     results = services.bulk_approve(steps, by=request.user, http_request=request)
