@@ -122,7 +122,7 @@ def _chain_head() -> AuditChainHead:
         return head
 
     # No head row: a fresh database, or one whose tables were emptied together. If events
-    # exist the row was removed on its own, which verify_audit cannot see afterwards, so say so.
+    # exist the row was removed on its own, which verify_audit cannot see afterwards, so log it.
     last = AuditEvent.objects.order_by("-sequence").first()
     if last is not None:
         logger.error(
@@ -216,7 +216,7 @@ def _client_of(http_request) -> tuple[str | None, str]:
     if http_request is None:
         return None, ""
     # NOTE: REMOTE_ADDR is the proxy's address behind a load balancer. Trusting
-    # X-Forwarded-For needs to know how many proxies to strip, which no setting says yet.
+    # X-Forwarded-For needs to know how many proxies to strip, which no setting configures yet.
     address = http_request.META.get("REMOTE_ADDR") or None
     if address is not None:
         address = _normalise_ip(address)

@@ -8,7 +8,7 @@ from django.utils import timezone
 from audit.hashing import GENESIS_HASH, HASHED_FIELDS, compute_hash
 from audit.models import AuditChainHead, AuditEvent, AuditVerification
 
-# Rows fetched per round trip. The check holds one chunk at a time, so memory stays constant
+# Rows fetched per round trip. The check keeps one chunk at a time, so memory stays constant
 # however long the chain is.
 CHUNK_SIZE = 2000
 
