@@ -1,0 +1,150 @@
+"""Expiry end to end: the sweep, a real worker, and the emulator's Management API."""
+
+import datetime
+
+import pytest
+from django.core import mail
+from django.utils import timezone
+
+from access_requests import services
+from access_requests.models import ExpiryReminder, Grant, OktaOperation, Resource
+from access_requests.services import expiry, reconciliation
+from access_requests.tests import okta_data
+from access_requests.tests.conftest import wait_for
+from access_requests.tests.grants import (
+    active_grant,
+    add_member,
+    group_without,
+    is_member,
+    wait_until_closed,
+)
+from audit.models import AuditEvent
+
+pytestmark = pytest.mark.slow
+
+ENDED = -datetime.timedelta(seconds=1)
+
+
+def holder_and_group(okta_org, **resource_fields):
+    holder_okta = okta_data.active_users(okta_org)[10]
+    holder = okta_data.portal_user(holder_okta)
+    resource = okta_data.group_resource(group_without(okta_org, holder.okta_id), **resource_fields)
+    return holder, resource
+
+
+def test_ended_grant_is_removed_in_one_sweep_and_stays_removed(provisioning_worker, okta_settings):
+    okta_org = okta_settings
+    holder, resource = holder_and_group(okta_org, enforcement=Resource.Enforcement.ENFORCE)
+    grant = active_grant(okta_org, holder, resource, ends_in=ENDED)
+
+    assert expiry.expire_grants() == 1
+    grant = wait_until_closed(grant)
+
+    assert grant.status == Grant.Status.EXPIRED
+    assert not is_member(okta_org, resource.okta_id, holder.okta_id)
+    assert grant.operations.get().action == OktaOperation.Action.REMOVE_MEMBER
+    # Neither the catalog sync nor an enforcing reconciliation brings the access back.
+    services.sync_catalog()
+    result = reconciliation.reconcile_resource(resource)
+    assert result.ok
+    assert holder.okta_id not in result.missing | result.unapproved
+    assert not is_member(okta_org, resource.okta_id, holder.okta_id)
+    assert Grant.objects.get(pk=grant.pk).status == Grant.Status.EXPIRED
+    assert expiry.expire_grants() == 0
+
+
+def resend_due_operations(settings):
+    """Re-send due operations from this process, so they reach this test's worker queue.
+
+    The worker sends its own retries to the default queue, which the test worker does not
+    consume; the outbox sweep (which beat runs in production) re-sends them here instead.
+    """
+    settings.PORTAL_OKTA_RESEND_AFTER_SECONDS = 0
+    return lambda: services.sweep_operations()
+
+
+def test_failing_removal_stays_pending_until_okta_recovers(
+    provisioning_worker, okta_settings, settings
+):
+    okta_org = okta_settings
+    sweep = resend_due_operations(settings)
+    holder, resource = holder_and_group(okta_org)
+    grant = active_grant(okta_org, holder, resource, ends_in=ENDED)
+    okta_org.set_fault("/api/v1/groups/*/users/*", status=500, methods=["DELETE"])
+
+    expiry.expire_grants()
+    operation = wait_for(
+        lambda: sweep() and OktaOperation.objects.filter(grant=grant, attempts__gte=2).first(),
+        timeout=60,
+        message="the removal to be retried",
+    )
+
+    assert Grant.objects.get(pk=grant.pk).status == Grant.Status.REVOKING
+    assert operation.last_error
+    assert is_member(okta_org, resource.okta_id, holder.okta_id)
+    okta_org.clear_faults()
+    grant = wait_for(
+        lambda: sweep() and Grant.objects.filter(pk=grant.pk, status__in=Grant.TERMINAL).first(),
+        timeout=60,
+        message="the removal after Okta recovered",
+    )
+    assert grant.status == Grant.Status.EXPIRED
+    assert not is_member(okta_org, resource.okta_id, holder.okta_id)
+
+
+def test_pre_existing_membership_survives_expiry(provisioning_worker, okta_settings):
+    okta_org = okta_settings
+    holder, resource = holder_and_group(okta_org)
+    owner = okta_data.portal_user(okta_data.active_users(okta_org)[11])
+    resource.owners.add(owner)
+    add_member(okta_org, resource.okta_id, holder.okta_id)
+    request_obj, _ = services.submit_request(
+        holder, resource, justification="On call", ends_at=timezone.now() + datetime.timedelta(days=1)
+    )
+    services.decide_step(request_obj.steps.get(), by=owner, approve=True)
+    grant = wait_for(
+        lambda: Grant.objects.filter(pk=request_obj.grant.pk, status=Grant.Status.ACTIVE).first(),
+        timeout=60,
+        message="the grant to be applied",
+    )
+    assert grant.pre_existing
+
+    assert expiry.expire_grants(now=grant.ends_at + datetime.timedelta(seconds=1)) == 1
+
+    grant.refresh_from_db()
+    assert grant.status == Grant.Status.EXPIRED
+    assert is_member(okta_org, resource.okta_id, holder.okta_id)
+    assert not grant.operations.filter(action=OktaOperation.Action.REMOVE_MEMBER).exists()
+    event = AuditEvent.objects.filter(action="grant.expired", target_id=str(grant.pk)).get()
+    assert event.payload["kept_in_okta"] is True
+
+
+def test_reminders_go_out_once_per_threshold(db, settings, django_capture_on_commit_callbacks):
+    settings.PORTAL_GRANT_REMINDER_DAYS = (7, 1)
+    from access_requests.tests.personas import make_resource, make_user
+
+    holder = make_user("hal.holder")
+    resource = make_resource("Reminder Group")
+    now = timezone.now()
+    grant = Grant.objects.create(
+        user=holder, resource=resource, status=Grant.Status.ACTIVE, ends_at=now + datetime.timedelta(days=5)
+    )
+    with_end_soon = Grant.objects.create(
+        user=make_user("sue.soon"),
+        resource=resource,
+        status=Grant.Status.ACTIVE,
+        ends_at=now + datetime.timedelta(hours=12),
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert expiry.send_reminders(now) == 2
+        assert expiry.send_reminders(now) == 0
+    assert len(mail.outbox) == 2
+    assert f"/grants/{grant.pk}/extend/" in mail.outbox[0].body + mail.outbox[1].body
+    # Inside both thresholds at once: one mail, both recorded.
+    assert set(with_end_soon.reminders.values_list("days_before", flat=True)) == {1, 7}
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert expiry.send_reminders(now + datetime.timedelta(days=4, hours=1)) == 1
+    assert ExpiryReminder.objects.filter(grant=grant).count() == 2
+    assert len(mail.outbox) == 3
