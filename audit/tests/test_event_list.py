@@ -185,3 +185,26 @@ def test_timeline_shows_user_as_actor_and_subject(client, history, personas):
     client.force_login(personas["manager"])
     response = client.get(reverse("audit:user", args=[personas["manager"].okta_id]))
     assert [e.sequence for e in response.context["page"].events] == [history["approved"].sequence]
+
+
+def count_queries(client, url, params=None) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(url, params or {})
+    assert response.status_code == 200
+    return len(captured)
+
+
+@pytest.mark.parametrize("persona", ["admin", "manager"])
+def test_list_query_count_is_constant(client, personas, resource, persona):
+    client.force_login(personas[persona])
+    subject = personas["subject"]
+    url = reverse("audit:events")
+    record_at(None, "request.submitted", actor=subject, subject_user=subject, resource=resource)
+    few = count_queries(client, url)
+    for _ in range(60):
+        record_at(None, "request.submitted", actor=subject, subject_user=subject, resource=resource)
+    assert count_queries(client, url) == few
+    assert few <= 6

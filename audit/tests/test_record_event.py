@@ -92,6 +92,14 @@ def test_outside_transaction_is_rejected_on_postgresql():
         record_event("user.synced")
 
 
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="PostgreSQL rejects this call")
+@pytest.mark.django_db(transaction=True)
+def test_outside_transaction_works_on_sqlite():
+    first = record_event("user.synced")
+    second = record_event("user.synced")
+    assert second.prev_hash == first.hash
+
+
 def test_orm_refuses_update_and_delete():
     event = record()
     event.action = "user.role_changed"
