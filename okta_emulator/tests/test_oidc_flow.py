@@ -226,7 +226,8 @@ def test_login_hint_prefills_username(okta_org, browser):
     assert f'name="username" value="{ACTIVE_LOGIN}"' in page.response.text
 
 
-def test_more_than_100_groups_fails_token_request(okta_org, browser):
+def test_more_than_100_groups_fails_requests(okta_org, browser):
+    _, earlier_tokens = sign_in_and_exchange(browser, scope="openid profile groups")
     user = user_of(okta_org, ACTIVE_LOGIN)
     okta_org.set_rate_limits(enabled=False)
     for number in range(101):
@@ -239,11 +240,14 @@ def test_more_than_100_groups_fails_token_request(okta_org, browser):
     params, verifier = browser.authorize_url_params(scope="openid groups")
     code = browser.sign_in(params, ACTIVE_LOGIN).params["code"]
 
-    response = browser.exchange_code(code, verifier)
+    token_response = browser.exchange_code(code, verifier)
+    userinfo_response = get_userinfo(okta_org.issuer, earlier_tokens["access_token"])
 
-    assert response.status_code == 400
-    assert response.json()["error"] == "invalid_request"
-    assert "more than the limit of 100" in response.json()["error_description"]
+    assert token_response.status_code == 400
+    assert token_response.json()["error"] == "invalid_request"
+    assert "more than the limit of 100" in token_response.json()["error_description"]
+    assert userinfo_response.status_code == 400
+    assert userinfo_response.json()["error"] == "invalid_request"
 
 
 def test_sign_in_page_keeps_request_parameters(okta_org, browser):
