@@ -1,0 +1,96 @@
+"""Offboarding end to end: a user deactivated in the emulator, the user sync, a real worker."""
+
+import pytest
+
+from access_requests import errors, services
+from access_requests.models import AccessRequest, ApprovalStep, Grant, Resource
+from access_requests.services import offboarding
+from access_requests.tests import okta_data
+from access_requests.tests.grants import active_grant, group_without, is_member, wait_until_closed
+from accounts.models import OktaStatus
+from accounts.sync import sync_users
+
+pytestmark = pytest.mark.slow
+
+
+def report_and_manager(okta_org):
+    """An active Okta user whose profile names another active user as manager."""
+    users = okta_data.active_users(okta_org)
+    by_id = {user["id"]: user for user in users}
+    for user in users:
+        manager = by_id.get(user["profile"].get("managerId") or "")
+        if manager is not None and manager["id"] != user["id"]:
+            return user, manager, [u for u in users if u["id"] not in (user["id"], manager["id"])]
+    raise AssertionError("the seed org has no active user with an active manager")
+
+
+def test_deactivated_user_loses_access_and_approvals(provisioning_worker, okta_settings):
+    okta_org = okta_settings
+    report_okta, manager_okta, others = report_and_manager(okta_org)
+    manager = okta_data.portal_user(manager_okta)
+    report = okta_data.portal_user(report_okta, manager=manager)
+    owner = okta_data.portal_user(others[0])
+    groups = [group for group in okta_data.okta_groups(okta_org)]
+    held_group = group_without(okta_org, manager.okta_id)
+    other_groups = [group for group in groups if group["id"] != held_group["id"]]
+    held = okta_data.group_resource(held_group)
+    wanted = okta_data.group_resource(other_groups[0])
+    wanted.owners.add(owner)
+    reports_resource = okta_data.group_resource(
+        other_groups[1], approval_policy=Resource.ApprovalPolicy.MANAGER_THEN_OWNERS
+    )
+    reports_resource.owners.add(owner)
+
+    grant = active_grant(okta_org, manager, held)
+    own_request, _ = services.submit_request(manager, wanted, justification="x", ends_at=None)
+    report_request, _ = services.submit_request(
+        report, reports_resource, justification="x", ends_at=None
+    )
+    manager_step = report_request.steps.get(position=1)
+    assert list(manager_step.approvers.all()) == [manager]
+
+    response = okta_org.request("POST", f"/api/v1/users/{manager.okta_id}/lifecycle/deactivate")
+    assert response.status == 200, response
+    sync_users()
+    manager.refresh_from_db()
+    assert manager.okta_status == OktaStatus.DEPROVISIONED
+
+    assert offboarding.offboard_departed_users() == 1
+    grant = wait_until_closed(grant)
+
+    assert grant.status == Grant.Status.REVOKED
+    assert not is_member(okta_org, held.okta_id, manager.okta_id)
+    own_request.refresh_from_db()
+    assert own_request.status == AccessRequest.Status.CANCELLED
+    assert "deprovisioned" in own_request.closed_reason
+    manager_step.refresh_from_db()
+    assert manager_step.status == ApprovalStep.Status.SKIPPED
+    owner_step = report_request.steps.get(position=2)
+    assert owner_step.status == ApprovalStep.Status.WAITING
+    assert list(owner_step.approvers.all()) == [owner]
+    with pytest.raises(errors.RequesterNotActive):
+        services.submit_request(manager, wanted, justification="x", ends_at=None)
+    # Nothing is left to undo, so the next run leaves the user alone.
+    assert offboarding.offboard_departed_users() == 0
+
+
+def test_step_of_departed_manager_goes_to_owners_when_no_owner_step_follows(db):
+    from access_requests.tests.personas import make_resource, make_user, submit
+
+    manager = make_user("mona.manager")
+    requester = make_user("ray.report", manager=manager)
+    owner = make_user("oscar.owner")
+    resource = make_resource("Payroll", approval_policy=Resource.ApprovalPolicy.MANAGER)
+    resource.owners.add(owner)
+    step = submit(requester, resource).steps.get()
+    manager.okta_status = OktaStatus.SUSPENDED
+    manager.is_active = False
+    manager.save()
+
+    counts = offboarding.offboard_user(manager)
+
+    step.refresh_from_db()
+    assert counts["steps_reassigned"] == 1
+    assert step.status == ApprovalStep.Status.WAITING
+    assert step.kind == ApprovalStep.Kind.OWNER
+    assert list(step.approvers.all()) == [owner]
