@@ -68,6 +68,7 @@ def seed_large_org(state_path, extra_users):
 def start_server(state_path, port, core, threads):
     command = [sys.executable, "-m", "okta_emulator", "serve", "--state", str(state_path), "--port", str(port),
                "--no-rate-limits", "--no-hooks", "--threads", str(threads), "--log-level", "WARNING"]
+    # exec replaces taskset with the emulator, so process.pid is the emulator's pid.
     if core is not None:
         command = ["taskset", "-c", str(core)] + command
     process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -116,12 +117,20 @@ def run_load(port, make_path, seconds, connections, check):
     return len(merged), merged
 
 
-def report(name, count, latencies, seconds):
+def process_cpu_seconds(pid):
+    """Return user + system CPU seconds the process has used (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def report(name, count, latencies, seconds, server_cpu_seconds):
     ordered = sorted(latencies)
     result = {
         "endpoint": name,
         "requests": count,
         "requests_per_second": round(count / seconds, 1),
+        # Requests per CPU-second of the emulator: what one core would serve if nothing else ran on it.
+        "requests_per_server_cpu_second": round(count / server_cpu_seconds, 1),
         "latency_ms_p50": round(statistics.median(ordered), 2),
         "latency_ms_p99": round(ordered[int(len(ordered) * 0.99) - 1], 2),
     }
@@ -162,8 +171,10 @@ def main(argv=None):
                   f"server on core {args.server_core}, client on core {args.client_core}", file=sys.stderr)
             for name, make_path, check in cases:
                 run_load(port, make_path, args.warmup, args.connections, check)
+                cpu_before = process_cpu_seconds(server.pid)
                 count, latencies = run_load(port, make_path, args.seconds, args.connections, check)
-                report(name, count, latencies, args.seconds)
+                cpu_used = process_cpu_seconds(server.pid) - cpu_before
+                report(name, count, latencies, args.seconds, cpu_used)
         finally:
             server.terminate()
             server.wait(timeout=10)

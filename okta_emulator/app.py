@@ -3,11 +3,11 @@
 import json
 import logging
 import secrets
-import string
 
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
+from . import clock
 from .errors import OktaError
 from .faults import FaultMiddleware, Faults
 from .ratelimit import RateLimiter
@@ -16,12 +16,11 @@ from .store import user_actor
 
 logger = logging.getLogger(__name__)
 
-_ID_ALPHABET = string.ascii_letters + string.digits
 JSON_TYPE = "application/json"
 
 
 def new_request_id():
-    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(26))
+    return clock.random_alphanumeric(26)
 
 
 class Runtime:

@@ -211,6 +211,9 @@ def cmd_serve(args):
             threads=args.threads,
             ident="okta_emulator",
             clear_untrusted_proxy_headers=True,
+            # A 200-user page is about 150 KB; sending it in few large writes instead of
+            # waitress's default 18,000-byte ones costs measurably less CPU.
+            send_bytes=262144,
         )
     finally:
         runtime.hooks.stop()

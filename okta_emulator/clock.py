@@ -46,6 +46,16 @@ def parse_iso(text):
     return moment.timestamp()
 
 
+def random_alphanumeric(length):
+    """Return length random letters and digits from one os.urandom call (ids, request ids)."""
+    number = int.from_bytes(secrets.token_bytes(length), "big")
+    characters = []
+    for _ in range(length):
+        number, index = divmod(number, len(_ID_ALPHABET))
+        characters.append(_ID_ALPHABET[index])
+    return "".join(characters)
+
+
 def new_id(prefix):
     """Return a random 20-character Okta id with the given 3-character prefix ("00u", "00g", …)."""
-    return prefix + "".join(secrets.choice(_ID_ALPHABET) for _ in range(20 - len(prefix)))
+    return prefix + random_alphanumeric(20 - len(prefix))

@@ -1,9 +1,6 @@
 """Okta's error responses: the exception the API raises and the JSON body it turns into."""
 
-import secrets
-import string
-
-_ID_ALPHABET = string.ascii_letters + string.digits
+from .clock import random_alphanumeric
 
 # Okta's errorSummary text for each errorCode the emulator returns, with the HTTP status.
 ERROR_CATALOGUE = {
@@ -29,7 +26,7 @@ ERROR_CATALOGUE = {
 
 def new_error_id():
     """Return an errorId in Okta's shape: "oae" followed by 22 letters and digits."""
-    return "oae" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(22))
+    return "oae" + random_alphanumeric(22)
 
 
 class OktaError(Exception):
