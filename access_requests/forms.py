@@ -1,6 +1,9 @@
-"""Forms of the access request pages. They check the shape of the input; the services check the
-rules (requestable, maximum duration, access already held) and raise with a message the view
-shows next to the field it concerns."""
+"""Forms of the access request pages.
+
+The forms check the shape of the input. The services check the rules (requestable, maximum
+duration, access already held) and raise an error whose message the view shows next to the
+field it concerns.
+"""
 
 import datetime
 from zoneinfo import ZoneInfo
@@ -52,8 +55,8 @@ class RequestAccessForm(forms.Form):
         self.fields["duration"].initial = self.fields["duration"].choices[0][0]
 
     def _duration_choices(self) -> list[tuple[str, str]]:
-        # Presets longer than the resource's maximum are not offered; a custom date over the
-        # maximum is refused by the service with the limit in its message.
+        # Presets longer than the resource's maximum are not offered. The service rejects a
+        # custom date over the maximum, with the limit in its message.
         maximum = self.resource.max_duration_days
         choices = [
             (str(days), "1 day" if days == 1 else f"{days} days")
@@ -85,9 +88,12 @@ class RequestAccessForm(forms.Form):
         return cleaned
 
     def ends_at(self) -> datetime.datetime | datetime.date | None:
-        """Return when the requested access ends, as submit_request takes it: an aware datetime
-        for a preset, the date itself for a custom end date (the service reads it as the end of
-        that day in the requester's time zone), None for no end."""
+        """Return the end of the requested access in the form submit_request takes.
+
+        That is an aware datetime for a preset and None for no end. A custom end date is
+        returned as the date itself, which the service reads as the end of that day in the
+        requester's time zone.
+        """
         duration = self.cleaned_data["duration"]
         if duration == NO_END:
             return None

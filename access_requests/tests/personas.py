@@ -1,5 +1,5 @@
 """People and data the view tests share: a requester, their manager, a resource owner, a portal
-admin and an unrelated employee, and a group whose policy asks the manager, then the owner.
+admin and an unrelated employee, and a group whose policy requires approval by the manager, then by the owner.
 
 Requests are created through the real services, so the steps and approvers are the ones the
 policy gives. Tests run without a broker: the provisioning task is sent on commit, and a
@@ -107,12 +107,33 @@ def build_cast() -> Cast:
     owner = make_user("olga.owner", department="IT")
     admin = make_user("ada.admin", is_admin=True, department="IT")
     outsider = make_user("otto.outsider", department="Sales")
+
     resource = make_resource("Engineering Wiki", description="Edit rights on the wiki.")
     resource.owners.add(owner)
     access_request = submit(requester, resource)
-    other = make_resource("Build Servers")
+
     calendar = make_resource("Team Calendar")
     calendar.owners.add(owner)
+    active_grant = Grant.objects.create(
+        user=requester,
+        resource=calendar,
+        status=Grant.Status.ACTIVE,
+        ends_at=timezone.now() + datetime.timedelta(days=5),
+    )
+    revoking_grant = Grant.objects.create(
+        user=outsider,
+        resource=calendar,
+        status=Grant.Status.REVOKING,
+        failure_reason="Okta refused the removal.",
+    )
+    drift = Drift.objects.create(
+        resource=resource,
+        user_okta_id=outsider.okta_id,
+        user=outsider,
+        kind=Drift.Kind.UNAPPROVED,
+        source="reconciliation",
+    )
+
     return Cast(
         requester=requester,
         manager=manager,
@@ -122,24 +143,8 @@ def build_cast() -> Cast:
         resource=resource,
         access_request=access_request,
         manager_step=access_request.steps.get(position=1),
-        failed_grant=failed_grant_for(requester, other),
-        active_grant=Grant.objects.create(
-            user=requester,
-            resource=calendar,
-            status=Grant.Status.ACTIVE,
-            ends_at=timezone.now() + datetime.timedelta(days=5),
-        ),
-        revoking_grant=Grant.objects.create(
-            user=outsider,
-            resource=calendar,
-            status=Grant.Status.REVOKING,
-            failure_reason="Okta refused the removal.",
-        ),
-        drift=Drift.objects.create(
-            resource=resource,
-            user_okta_id=outsider.okta_id,
-            user=outsider,
-            kind=Drift.Kind.UNAPPROVED,
-            source="reconciliation",
-        ),
+        failed_grant=failed_grant_for(requester, make_resource("Build Servers")),
+        active_grant=active_grant,
+        revoking_grant=revoking_grant,
+        drift=drift,
     )

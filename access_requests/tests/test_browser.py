@@ -1,6 +1,8 @@
-"""End to end in Chromium: an employee signs in through the Okta emulator, requests a group (then
-an app), their manager signs in and approves in the inbox, a real Celery worker process applies
-the change in the emulator, and the employee's page shows it applied without a reload.
+"""End to end in Chromium, for a group and for an app.
+
+An employee signs in through the Okta emulator and requests the resource. Their manager signs
+in and approves in the inbox. A real Celery worker process applies the change in the emulator,
+and the employee's page shows it applied without a reload.
 
 The portal runs in pytest-django's live server. Its port is only known once it runs, so this
 module starts an emulator of its own whose portal client lists that port among its redirect

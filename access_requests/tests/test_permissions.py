@@ -130,7 +130,7 @@ MATRIX = {
     # A step that is not waiting for the user is an invalid choice of the bulk form.
     bulk_approve: (400, 302, 400, 400, 400, SIGN_IN),
     retry: (403, 403, 403, 302, 403, SIGN_IN),
-    # Owners and admins revoke; only the holder gives up or asks for an extension.
+    # Owners and admins revoke; only the holder gives up or requests an extension.
     revoke_page: (403, 403, 200, 200, 403, SIGN_IN),
     give_up_page: (200, 403, 403, 403, 403, SIGN_IN),
     extend_page: (200, 403, 403, 403, 403, SIGN_IN),

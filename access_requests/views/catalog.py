@@ -16,7 +16,7 @@ from access_requests.views.helpers import (
 
 MAX_QUERY_LENGTH = 100
 
-# Which form field a rejected submission concerns, so its message shows next to that field.
+# Form field of each rejection, so that its message shows next to the field it concerns.
 FIELD_OF_ERROR = {
     errors.JustificationRequired: "justification",
     errors.InvalidDuration: "duration",

@@ -13,8 +13,8 @@ from access_requests.forms import BulkApproveForm, DecisionForm
 from access_requests.models import ApprovalStep
 from access_requests.views.helpers import decidable_steps, page_number, with_requester_access
 
-# Each card carries the requester's context and its own form, so a page of them is costly to
-# render; an approver with a long backlog pages through it.
+# Each card renders the requester's context and its own form, which makes a page of cards
+# costly. An approver with a long backlog pages through it instead.
 STEPS_PER_PAGE = 25
 
 
@@ -61,7 +61,7 @@ def decide_step(request: HttpRequest, pk: int) -> HttpResponse:
     step.refresh_from_db()
 
     if request.htmx:
-        # htmx swaps only 2xx answers by default; the row shows the error itself, so the
+        # htmx swaps only 2xx responses by default; the row shows the error itself, so the
         # partial always goes out as 200 and the status code stays for non-htmx clients.
         context = {
             "step": step,

@@ -1,5 +1,5 @@
-"""Where a request stands, as the requester follows it: from waiting for approval to applied in
-Okta (or denied, cancelled, expired, failed). The status pages poll while it is still moving."""
+"""The progress of a request as the requester follows it, from waiting for approval to applied in
+Okta (or denied, cancelled, expired, failed). The status pages poll while it can still change."""
 
 from dataclasses import dataclass
 
@@ -58,7 +58,7 @@ def request_grant(access_request: AccessRequest) -> Grant | None:
 
 
 def progress_of(access_request: AccessRequest) -> Progress:
-    """Return where the request stands; the grant decides once the request is approved."""
+    """Return the request's progress. Once the request is approved, its grant's status decides."""
     grant = request_grant(access_request)
     if access_request.status == AccessRequest.Status.APPROVED and grant is not None:
         return _BY_GRANT_STATUS[grant.status]

@@ -45,7 +45,7 @@ def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_safe
 def request_status(request: HttpRequest, pk: int) -> HttpResponse:
-    """The live status block of one request, polled by htmx while the request moves."""
+    """Render the live status block of one request, which htmx polls while it can change."""
     access_request = get_object_or_404(selectors.visible_requests(request.user), pk=pk)
     context = _status_context(request, access_request)
     return render(request, "access_requests/partials/request_status.html", context)
@@ -59,7 +59,7 @@ def _status_context(request: HttpRequest, access_request) -> dict:
         "access_request": access_request,
         "progress": progress_of(access_request),
         "grant": grant,
-        "steps": list(access_request.steps.all()),
+        "steps": list(access_request.steps.select_related("decided_by")),
         "is_requester": is_requester,
         # Okta's reason for a failed grant goes to the requester and to admins only.
         "show_failure": grant is not None and (is_requester or user.is_admin),
