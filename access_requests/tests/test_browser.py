@@ -29,7 +29,13 @@ from portal import okta_api
 from tests_support.fixtures import point_settings_at
 from tests_support.oidc import DEMO_PASSWORD, EMPLOYEE, MANAGER
 
-pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+# Each test starts a worker and two browser sessions and waits for polling, so it needs more
+# than the suite's default timeout on a busy machine.
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.timeout(300),
+]
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
