@@ -140,6 +140,15 @@ class OktaAppAssignment:
     scope: str
 
 
+@dataclass(frozen=True)
+class OktaEventHook:
+    id: str
+    name: str
+    uri: str
+    status: str
+    verification_status: str
+
+
 @dataclass
 class CallInfo:
     """Request id, status and rate-limit reading of the last response."""
@@ -374,6 +383,41 @@ class OktaClient:
         )
         return self.last_call
 
+    # Event hooks ---------------------------------------------------------
+
+    def list_event_hooks(self) -> list[OktaEventHook]:
+        hooks = self._run("event_hooks", lambda sdk: sdk.list_event_hooks(), wait=True)
+        return [_to_event_hook(hook) for hook in hooks or []]
+
+    def create_event_hook(
+        self, *, name: str, uri: str, event_types: list[str], header: str, secret: str
+    ) -> OktaEventHook:
+        """Create an active, unverified hook that sends `header: secret` with every call."""
+        from okta.models.event_hook import EventHook
+
+        body = EventHook.from_dict(
+            {
+                "name": name,
+                "events": {"type": "EVENT_TYPE", "items": list(event_types)},
+                "channel": {
+                    "type": "HTTP",
+                    "version": "1.0.0",
+                    "config": {
+                        "uri": uri,
+                        "headers": [],
+                        "authScheme": {"type": "HEADER", "key": header, "value": secret},
+                    },
+                },
+            }
+        )
+        hook = self._run("event_hooks", lambda sdk: sdk.create_event_hook(body), wait=False)
+        return _to_event_hook(hook)
+
+    def verify_event_hook(self, hook_id: str) -> OktaEventHook:
+        """Ask Okta to send the verification challenge; raises OktaPermanentError on failure."""
+        hook = self._run("event_hooks", lambda sdk: sdk.verify_event_hook(hook_id), wait=False)
+        return _to_event_hook(hook)
+
     # Plumbing ------------------------------------------------------------
 
     def _drain(
@@ -594,6 +638,16 @@ def _to_app(app: Any) -> OktaApp:
         label=str(app.label or ""),
         sign_on_mode=_enum_value(app.sign_on_mode),
         status=_enum_value(app.status),
+    )
+
+
+def _to_event_hook(hook: Any) -> OktaEventHook:
+    return OktaEventHook(
+        id=hook.id,
+        name=hook.name,
+        uri=hook.channel.config.uri,
+        status=str(hook.status or ""),
+        verification_status=_enum_value(hook.verification_status),
     )
 
 

@@ -34,8 +34,10 @@ def departed_users_with_access():
     held = Grant.objects.filter(user=OuterRef("pk"), status__in=revocation.REMOVABLE)
     pending = AccessRequest.objects.filter(requester=OuterRef("pk"), status__in=AccessRequest.OPEN)
     approving = ApprovalStep.objects.filter(approvers=OuterRef("pk"), status__in=ApprovalStep.OPEN)
-    return get_user_model().objects.filter(okta_status__in=DEPARTED_STATUSES).filter(
-        Q(Exists(held)) | Q(Exists(pending)) | Q(Exists(approving))
+    return (
+        get_user_model()
+        .objects.filter(okta_status__in=DEPARTED_STATUSES)
+        .filter(Q(Exists(held)) | Q(Exists(pending)) | Q(Exists(approving)))
     )
 
 

@@ -206,9 +206,7 @@ def _correct(drift: Drift) -> bool:
     if drift.kind == Drift.Kind.UNAPPROVED:
         if held is not None:
             return False  # granted since it was found
-        grant = Grant.objects.create(
-            user=drift.user, resource=resource, status=Grant.Status.ACTIVE
-        )
+        grant = Grant.objects.create(user=drift.user, resource=resource, status=Grant.Status.ACTIVE)
         record(
             "grant.created",
             actor=None,
@@ -254,7 +252,9 @@ def close_deleted_resources() -> int:
     pending = AccessRequest.objects.filter(resource__in=deleted, status__in=AccessRequest.OPEN)
     for pk in pending.values_list("pk", flat=True):
         with transaction.atomic():
-            request_obj = AccessRequest.objects.select_for_update().select_related("resource").get(pk=pk)
+            request_obj = (
+                AccessRequest.objects.select_for_update().select_related("resource").get(pk=pk)
+            )
             if not request_obj.is_open:
                 continue
             reason = f"{request_obj.resource.name} was deleted in Okta."
@@ -273,7 +273,11 @@ def close_deleted_resources() -> int:
     )
     for pk in grants.values_list("pk", flat=True):
         with transaction.atomic():
-            grant = Grant.objects.select_for_update().select_related("resource", "user", "request").get(pk=pk)
+            grant = (
+                Grant.objects.select_for_update()
+                .select_related("resource", "user", "request")
+                .get(pk=pk)
+            )
             if grant.status in Grant.TERMINAL:
                 continue
             # Nothing is left in Okta to remove: the group or app itself is gone.

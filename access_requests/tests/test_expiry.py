@@ -99,7 +99,10 @@ def test_pre_existing_membership_survives_expiry(provisioning_worker, okta_setti
     resource.owners.add(owner)
     add_member(okta_org, resource.okta_id, holder.okta_id)
     request_obj, _ = services.submit_request(
-        holder, resource, justification="On call", ends_at=timezone.now() + datetime.timedelta(days=1)
+        holder,
+        resource,
+        justification="On call",
+        ends_at=timezone.now() + datetime.timedelta(days=1),
     )
     services.decide_step(request_obj.steps.get(), by=owner, approve=True)
     grant = wait_for(
@@ -127,7 +130,10 @@ def test_reminders_go_out_once_per_threshold(db, settings, django_capture_on_com
     resource = make_resource("Reminder Group")
     now = timezone.now()
     grant = Grant.objects.create(
-        user=holder, resource=resource, status=Grant.Status.ACTIVE, ends_at=now + datetime.timedelta(days=5)
+        user=holder,
+        resource=resource,
+        status=Grant.Status.ACTIVE,
+        ends_at=now + datetime.timedelta(days=5),
     )
     with_end_soon = Grant.objects.create(
         user=make_user("sue.soon"),

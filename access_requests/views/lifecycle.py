@@ -145,7 +145,9 @@ def renew_grant(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, "Renew by a whole number of days, at least 1.")
         return redirect("access_requests:expiring_soon")
     try:
-        expiry.renew_grant(grant, by=request.user, days=form.cleaned_data["days"], http_request=request)
+        expiry.renew_grant(
+            grant, by=request.user, days=form.cleaned_data["days"], http_request=request
+        )
     except errors.NotAllowed as error:
         raise PermissionDenied(error.message) from error
     except errors.AccessRequestError as error:
@@ -219,7 +221,9 @@ def correct_drift(request: HttpRequest, pk: int) -> HttpResponse:
     if reconciliation.correct_drift_by_id(drift.pk):
         messages.success(request, "The correction is queued.")
     else:
-        messages.error(request, "Nothing to correct: the drift is resolved, or the user is unknown.")
+        messages.error(
+            request, "Nothing to correct: the drift is resolved, or the user is unknown."
+        )
     return redirect("access_requests:drift_list")
 
 
@@ -231,7 +235,8 @@ def set_enforcement(request: HttpRequest, pk: int) -> HttpResponse:
     value = request.POST.get("enforcement", "")
     if value not in Resource.Enforcement.values:
         messages.error(
-            request, f"Unknown mode {value!r}: choose one of {', '.join(Resource.Enforcement.values)}."
+            request,
+            f"Unknown mode {value!r}: choose one of {', '.join(Resource.Enforcement.values)}.",
         )
         return redirect("access_requests:drift_list")
     reconciliation.set_enforcement(resource, value, by=request.user, http_request=request)
