@@ -213,3 +213,43 @@ def values_at(document, attribute):
                     following.extend(value if isinstance(value, list) else [value])
         current = following
     return current
+
+
+_PROFILE_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+RANGE_OPERATORS = ("gt", "ge", "lt", "le")
+
+
+def column_resolver(fields, constants=None):
+    """Return column_for(attribute) for to_sql(): fields maps attribute names to columns, any
+    `profile.<key>` maps to the key inside the JSON profile column, constants to SQL literals."""
+
+    def column_for(attribute):
+        if attribute in fields:
+            return fields[attribute]
+        if constants and attribute in constants:
+            return constants[attribute]
+        if attribute.startswith("profile."):
+            key = attribute.split(".", 1)[1]
+            if _PROFILE_KEY.match(key):
+                return f"json_extract(profile, '$.{key}')"
+        return None
+
+    return column_for
+
+
+def check_filter(tree, text, filterable, dated):
+    """Raise E0000031 unless every comparison uses a filterable attribute with eq, or a range
+    operator (gt/ge/lt/le) on one of the dated attributes: Okta's rules for `filter`."""
+    for _kind, attribute, operator, _value in comparisons(tree):
+        if attribute not in filterable:
+            raise invalid(text, f"filter does not support {attribute!r}; use search")
+        if operator != "eq" and not (attribute in dated and operator in RANGE_OPERATORS):
+            raise invalid(
+                text, f"filter supports eq, and gt/ge/lt/le on {sorted(dated)}, not {operator!r}"
+            )
+
+
+def like_prefix(text):
+    """Return a LIKE pattern (with ESCAPE '\\') matching values that start with text, lower-cased."""
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped + "%"

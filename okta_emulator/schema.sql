@@ -22,46 +22,37 @@ CREATE TABLE IF NOT EXISTS users (
 CREATE INDEX IF NOT EXISTS users_status ON users (status, id);
 CREATE INDEX IF NOT EXISTS users_last_updated ON users (last_updated);
 
+-- Each user's list-page JSON, computed from the current row. The triggers copy it into
+-- users.list_doc whenever a user is inserted or a rendered column changes.
+DROP VIEW IF EXISTS user_list_docs;
+CREATE VIEW user_list_docs AS
+SELECT id, substr(doc, 1, length(doc) - 1)
+    || ',"_links":{"self":{"href":"' || char(1) || '/api/v1/users/' || id || '"}}}' AS doc
+FROM (SELECT id, json_object(
+    'id', id, 'status', status, 'created', created, 'activated', activated,
+    'statusChanged', status_changed, 'lastLogin', last_login,
+    'lastUpdated', last_updated, 'passwordChanged', password_changed,
+    'type', json_object('id', 'otyemulatordefault01'), 'profile', json(profile),
+    'credentials', json_object(
+        'password', json_object(),
+        'emails', CASE WHEN json_extract(profile, '$.email') IS NULL THEN json_array()
+            ELSE json_array(json_object('value', json_extract(profile, '$.email'),
+                                        'status', 'VERIFIED', 'type', 'PRIMARY')) END,
+        'provider', json_object('type', 'OKTA', 'name', 'OKTA'))
+) AS doc FROM users);
+
 DROP TRIGGER IF EXISTS users_list_doc_insert;
 CREATE TRIGGER users_list_doc_insert AFTER INSERT ON users BEGIN
-    UPDATE users SET list_doc = (
-        SELECT substr(doc, 1, length(doc) - 1)
-            || ',"_links":{"self":{"href":"' || char(1) || '/api/v1/users/' || NEW.id || '"}}}'
-        FROM (SELECT json_object(
-            'id', NEW.id, 'status', NEW.status, 'created', NEW.created, 'activated', NEW.activated,
-            'statusChanged', NEW.status_changed, 'lastLogin', NEW.last_login,
-            'lastUpdated', NEW.last_updated, 'passwordChanged', NEW.password_changed,
-            'type', json_object('id', 'otyemulatordefault01'), 'profile', json(NEW.profile),
-            'credentials', json_object(
-                'password', json_object(),
-                'emails', CASE WHEN json_extract(NEW.profile, '$.email') IS NULL THEN json_array()
-                    ELSE json_array(json_object('value', json_extract(NEW.profile, '$.email'),
-                                                'status', 'VERIFIED', 'type', 'PRIMARY')) END,
-                'provider', json_object('type', 'OKTA', 'name', 'OKTA'))
-        ) AS doc)
-    ) WHERE id = NEW.id;
+    UPDATE users SET list_doc = (SELECT doc FROM user_list_docs WHERE user_list_docs.id = NEW.id)
+    WHERE id = NEW.id;
 END;
 
 DROP TRIGGER IF EXISTS users_list_doc_update;
 CREATE TRIGGER users_list_doc_update
 AFTER UPDATE OF id, status, created, activated, status_changed, last_login, last_updated,
     password_changed, profile ON users BEGIN
-    UPDATE users SET list_doc = (
-        SELECT substr(doc, 1, length(doc) - 1)
-            || ',"_links":{"self":{"href":"' || char(1) || '/api/v1/users/' || NEW.id || '"}}}'
-        FROM (SELECT json_object(
-            'id', NEW.id, 'status', NEW.status, 'created', NEW.created, 'activated', NEW.activated,
-            'statusChanged', NEW.status_changed, 'lastLogin', NEW.last_login,
-            'lastUpdated', NEW.last_updated, 'passwordChanged', NEW.password_changed,
-            'type', json_object('id', 'otyemulatordefault01'), 'profile', json(NEW.profile),
-            'credentials', json_object(
-                'password', json_object(),
-                'emails', CASE WHEN json_extract(NEW.profile, '$.email') IS NULL THEN json_array()
-                    ELSE json_array(json_object('value', json_extract(NEW.profile, '$.email'),
-                                                'status', 'VERIFIED', 'type', 'PRIMARY')) END,
-                'provider', json_object('type', 'OKTA', 'name', 'OKTA'))
-        ) AS doc)
-    ) WHERE id = NEW.id;
+    UPDATE users SET list_doc = (SELECT doc FROM user_list_docs WHERE user_list_docs.id = NEW.id)
+    WHERE id = NEW.id;
 END;
 
 CREATE TABLE IF NOT EXISTS groups (

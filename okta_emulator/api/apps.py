@@ -37,9 +37,8 @@ def list_apps():
         params += sql_params
     if q:
         # `q` matches the start of the app's name or label.
-        escaped = q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         where.append("(lower(label) LIKE ? ESCAPE '\\' OR lower(name) LIKE ? ESCAPE '\\')")
-        params += [escaped, escaped]
+        params += [query.like_prefix(q)] * 2
     after = args.get("after")
     if after:
         where.append("id > ?")

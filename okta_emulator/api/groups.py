@@ -1,7 +1,6 @@
 """Groups: list/search, get, create, delete, members (list, PUT, DELETE)."""
 
 import json
-import re
 
 from flask import Blueprint, request
 
@@ -20,28 +19,7 @@ _GROUP_FIELDS = {
     "lastMembershipUpdated": "last_membership_updated",
 }
 _FILTERABLE = {"id", "type", "lastUpdated", "lastMembershipUpdated"}
-_PROFILE_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-def _group_column(attribute):
-    if attribute in _GROUP_FIELDS:
-        return _GROUP_FIELDS[attribute]
-    if attribute.startswith("profile."):
-        key = attribute.split(".", 1)[1]
-        if _PROFILE_KEY.match(key):
-            return f"json_extract(profile, '$.{key}')"
-    return None
-
-
-def _check_filter(tree, text):
-    for _kind, attribute, operator, _value in query.comparisons(tree):
-        if attribute not in _FILTERABLE:
-            raise query.invalid(text, f"filter does not support {attribute!r}; use search")
-        dated = attribute in ("lastUpdated", "lastMembershipUpdated")
-        if operator != "eq" and not (dated and operator in ("gt", "ge", "lt", "le")):
-            raise query.invalid(
-                text, f"filter supports eq (and gt/ge/lt/le on dates), not {operator!r}"
-            )
+_group_column = query.column_resolver(_GROUP_FIELDS)
 
 
 def _render_with_stats(row, base, store):
@@ -81,16 +59,15 @@ def list_groups():
         params += sql_params
     if filter_text:
         tree = query.parse(filter_text)
-        _check_filter(tree, filter_text)
+        query.check_filter(tree, filter_text, _FILTERABLE, {"lastUpdated", "lastMembershipUpdated"})
         sql, sql_params = query.to_sql(tree, _group_column, filter_text)
         where.append(sql)
         params += sql_params
     paged = True
     if q is not None:
         # `q` matches the start of the group name; Okta returns it without paging.
-        escaped = q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         where.append("lower(json_extract(profile, '$.name')) LIKE ? ESCAPE '\\'")
-        params.append(escaped)
+        params.append(query.like_prefix(q))
         paged = False
     after = args.get("after")
     if after and paged:

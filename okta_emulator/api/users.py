@@ -1,7 +1,5 @@
 """Users: list/search, get, create, lifecycle, delete and a user's groups."""
 
-import re
-
 from flask import Blueprint, request
 
 from .. import directory, query
@@ -32,31 +30,7 @@ _FILTERABLE = {
     "profile.firstName",
     "profile.lastName",
 }
-_PROFILE_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-def _user_column(attribute):
-    if attribute in _USER_FIELDS:
-        return _USER_FIELDS[attribute]
-    if attribute == "type.id":
-        return f"'{directory.USER_TYPE_ID}'"
-    if attribute.startswith("profile."):
-        key = attribute.split(".", 1)[1]
-        if _PROFILE_KEY.match(key):
-            return f"json_extract(profile, '$.{key}')"
-    return None
-
-
-def _check_filter(tree, text):
-    for _kind, attribute, operator, _value in query.comparisons(tree):
-        if attribute not in _FILTERABLE:
-            raise query.invalid(text, f"filter does not support {attribute!r}; use search")
-        if operator != "eq" and not (
-            attribute == "lastUpdated" and operator in ("gt", "ge", "lt", "le")
-        ):
-            raise query.invalid(
-                text, f"filter supports only eq (and gt/ge/lt/le on lastUpdated), not {operator!r}"
-            )
+_user_column = query.column_resolver(_USER_FIELDS, {"type.id": f"'{directory.USER_TYPE_ID}'"})
 
 
 @blueprint.get("/api/v1/users")
@@ -78,7 +52,7 @@ def list_users():
         params += sql_params
     elif filter_text:
         tree = query.parse(filter_text)
-        _check_filter(tree, filter_text)
+        query.check_filter(tree, filter_text, _FILTERABLE, {"lastUpdated"})
         sql, sql_params = query.to_sql(tree, _user_column, filter_text)
         where.append(sql)
         params += sql_params
@@ -107,14 +81,14 @@ def list_users():
 
 def _list_by_prefix(store, q, limit, base):
     """`q` matches the start of firstName, lastName or email, case-insensitively; it has no paging."""
-    escaped = q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    pattern = query.like_prefix(q)
     sql = (
         "SELECT id, list_doc FROM users WHERE status != 'DEPROVISIONED' AND ("
         "lower(json_extract(profile, '$.firstName')) LIKE ? ESCAPE '\\' OR "
         "lower(json_extract(profile, '$.lastName')) LIKE ? ESCAPE '\\' OR "
         "lower(json_extract(profile, '$.email')) LIKE ? ESCAPE '\\') ORDER BY id LIMIT ?"
     )
-    rows = store.db.execute(sql, (escaped, escaped, escaped, limit)).fetchall()
+    rows = store.db.execute(sql, (pattern, pattern, pattern, limit)).fetchall()
     return json_response(directory.render_user_list([row[1] for row in rows], base))
 
 

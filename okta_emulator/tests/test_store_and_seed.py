@@ -268,7 +268,7 @@ def test_old_state_file_gets_list_doc(tmp_path):
 
     from okta_emulator.store import CORE_SCHEMA
 
-    # The schema before users.list_doc existed: no column and no triggers.
+    # The schema before users.list_doc existed: no column, view or triggers.
     before_triggers, _, rest = CORE_SCHEMA.read_text().partition(
         "DROP TRIGGER IF EXISTS users_list_doc_insert"
     )
