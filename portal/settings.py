@@ -196,6 +196,8 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
+# Several portals (or test runs) can share one broker by giving each its own queue name.
+CELERY_TASK_DEFAULT_QUEUE = config.optional("CELERY_TASK_DEFAULT_QUEUE", "celery")
 # Celery would otherwise replace the root logger's handlers with its own plain-text ones; the
 # LOGGING setting below then covers worker and beat too.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False

@@ -76,6 +76,8 @@ class Worker:
             PORTAL_OKTA_CLAIM_TIMEOUT_SECONDS=str(TEST_CLAIM_TIMEOUT_SECONDS),
             PORTAL_OKTA_RETRY_BASE_MS=str(TEST_RETRY_BASE_MS),
             LOG_LEVEL="INFO",
+            # Retries that the worker itself sends must reach this test's queue too.
+            CELERY_TASK_DEFAULT_QUEUE=self.queue,
         )
         environment.update(self.extra_environment)
         command = [
