@@ -69,6 +69,8 @@ def test_catalog_pages(client, cast):
 
     assert "Team 00" in first
     assert "Team 29" not in first
+    assert 'href="?q=Team&amp;page=2"' in first
+    assert 'hx-get="/catalog/?q=Team&amp;page=2"' in first
     assert "Team 29" in second
     assert "Page 2 of 2" in second
 

@@ -1,5 +1,7 @@
 """The catalog with live search, and a resource's page with the request form."""
 
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -28,7 +30,9 @@ FIELD_OF_ERROR = {
 def catalog(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()[:MAX_QUERY_LENGTH]
     page = selectors.catalog(request.user, query=query, page=page_number(request))
-    context = {"page": page, "query": query}
+    # The pager's links keep the search.
+    pager_query = f"{urlencode({'q': query})}&" if query else ""
+    context = {"page": page, "query": query, "pager_query": pager_query}
     if request.htmx and request.htmx.target == "catalog-results":
         return render(request, "access_requests/partials/catalog_results.html", context)
     return render(request, "access_requests/catalog.html", context)
