@@ -9,8 +9,9 @@ import os
 import pytest
 
 # The Okta emulator's pytest plugin (fixture `okta_emulator`) and the shared sign-in fixtures
-# (`okta_settings`, `sign_in`) are registered here:
-pytest_plugins = ["okta_emulator.testing", "tests_support.fixtures"]
+# (`okta_settings`, `sign_in`, and the browser's `portal_live_url` and `browser_page`) are
+# registered here:
+pytest_plugins = ["okta_emulator.testing", "tests_support.fixtures", "tests_support.browser"]
 
 
 @pytest.fixture(scope="session")

@@ -95,11 +95,12 @@ class SecurityHeadersMiddleware:
 
     def __init__(self, get_response) -> None:
         self.get_response = get_response
-        self.policy = content_security_policy()
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        response.headers.setdefault("Content-Security-Policy", self.policy)
+        # Built per response (a few string joins) so it follows OKTA_ORG_URL when tests
+        # change it after the server started.
+        response.headers.setdefault("Content-Security-Policy", content_security_policy())
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
             patch_cache_control(response, no_store=True, private=True)

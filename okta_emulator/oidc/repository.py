@@ -187,3 +187,32 @@ def list_id_token_overrides(connection) -> list[dict]:
 
 def clear_id_token_overrides(connection) -> None:
     connection.execute("DELETE FROM oidc_id_token_overrides")
+
+
+# Client redirect URIs (test hook).
+
+
+def add_client_uris(
+    connection, client_id: str, redirect_uris: list, post_logout_redirect_uris: list
+) -> dict:
+    """Append URIs to the client's Login and Logout redirect URIs; return both lists."""
+    row = connection.execute(
+        "SELECT redirect_uris, post_logout_redirect_uris FROM oauth_clients WHERE client_id = ?",
+        (client_id,),
+    ).fetchone()
+    current = {"redirectUris": json.loads(row[0]), "postLogoutRedirectUris": json.loads(row[1])}
+    for key, added in (
+        ("redirectUris", redirect_uris),
+        ("postLogoutRedirectUris", post_logout_redirect_uris),
+    ):
+        current[key] += [uri for uri in added if uri not in current[key]]
+    connection.execute(
+        "UPDATE oauth_clients SET redirect_uris = ?, post_logout_redirect_uris = ? "
+        "WHERE client_id = ?",
+        (
+            json.dumps(current["redirectUris"]),
+            json.dumps(current["postLogoutRedirectUris"]),
+            client_id,
+        ),
+    )
+    return current

@@ -373,3 +373,35 @@ def _override_document(override: dict) -> dict:
         "removeClaims": override["remove_claims"],
         "badSignature": override["bad_signature"],
     }
+
+
+CLIENT_URIS_PATH = "/_emulator/oidc/clients/<client_id>/redirect-uris"
+
+
+@blueprint.post(CLIENT_URIS_PATH)
+def add_client_redirect_uris(client_id):
+    """Register more Login and Logout redirect URIs for a client, until the next reset.
+
+    Body: {"redirectUris": [...], "postLogoutRedirectUris": [...]} (either may be left out).
+    Tests that serve the client on a port chosen at run time register its URIs here.
+    """
+    body = read_json()
+    if not isinstance(body, dict):
+        raise validation_failed("body", "must be a JSON object")
+    uris = {}
+    for key in ("redirectUris", "postLogoutRedirectUris"):
+        value = body.get(key, [])
+        if not isinstance(value, list) or not all(
+            isinstance(uri, str) and uri.startswith(("http://", "https://")) for uri in value
+        ):
+            raise validation_failed(key, "must be a list of http:// or https:// URIs")
+        uris[key] = value
+    provider = current_provider()
+    if provider.query_client(client_id) is None:
+        raise not_found(client_id, "OAuth2Client")
+    with provider.transaction() as connection:
+        registered = repository.add_client_uris(
+            connection, client_id, uris["redirectUris"], uris["postLogoutRedirectUris"]
+        )
+    log.info("Client %s now accepts redirect URIs %s", client_id, registered)
+    return jsonify(registered), 200
