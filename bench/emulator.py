@@ -1,8 +1,8 @@
 """Measure the Okta emulator's Management API throughput with 50,000 seeded users.
 
-Seeds a temporary state with the demo org plus generated users, starts
-`python -m okta_emulator serve` with rate limits and hook delivery off pinned to one CPU core
-(taskset), and drives it from this process pinned to another core with keep-alive HTTP/1.1
+Seeds a temporary state with the demo org plus generated users. Starts
+`python -m okta_emulator serve` with rate limits and hook delivery off, pinned to one CPU core
+(taskset), and drives it from this process, pinned to another core, over keep-alive HTTP/1.1
 connections in threads. Reports requests per second and latency for:
 
 - GET /api/v1/users/{id}       (random seeded users)
@@ -42,32 +42,51 @@ def seed_large_org(state_path, extra_users):
     base = len(org["users"])
     for index in range(extra_users - base):
         login = f"bench.user{index:06d}@example.com"
-        org["users"].append({
-            "id": f"00ubench{index:012d}",
-            "status": "ACTIVE",
-            "profile": {
-                "firstName": "Bench",
-                "lastName": f"User{index:06d}",
-                "login": login,
-                "email": login,
-                "department": DEPARTMENTS[index % len(DEPARTMENTS)],
-                "title": "Engineer",
-                "mobilePhone": None,
-                "secondEmail": None,
-            },
-        })
+        org["users"].append(
+            {
+                "id": f"00ubench{index:012d}",
+                "status": "ACTIVE",
+                "profile": {
+                    "firstName": "Bench",
+                    "lastName": f"User{index:06d}",
+                    "login": login,
+                    "email": login,
+                    "department": DEPARTMENTS[index % len(DEPARTMENTS)],
+                    "title": "Engineer",
+                    "mobilePhone": None,
+                    "secondEmail": None,
+                },
+            }
+        )
     store = Store(state_path)
     started = time.perf_counter()
     seed_store(store, org)
-    print(f"seeded {len(org['users'])} users in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+    print(
+        f"seeded {len(org['users'])} users in {time.perf_counter() - started:.1f} s",
+        file=sys.stderr,
+    )
     ids = [row["id"] for row in store.all("SELECT id FROM users ORDER BY id")]
     store.close()
     return ids
 
 
 def start_server(state_path, port, core, threads):
-    command = [sys.executable, "-m", "okta_emulator", "serve", "--state", str(state_path), "--port", str(port),
-               "--no-rate-limits", "--no-hooks", "--threads", str(threads), "--log-level", "WARNING"]
+    command = [
+        sys.executable,
+        "-m",
+        "okta_emulator",
+        "serve",
+        "--state",
+        str(state_path),
+        "--port",
+        str(port),
+        "--no-rate-limits",
+        "--no-hooks",
+        "--threads",
+        str(threads),
+        "--log-level",
+        "WARNING",
+    ]
     # exec replaces taskset with the emulator, so process.pid is the emulator's pid.
     if core is not None:
         command = ["taskset", "-c", str(core)] + command
@@ -76,7 +95,9 @@ def start_server(state_path, port, core, threads):
     while time.monotonic() < deadline:
         try:
             connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            connection.request("GET", "/_emulator/status", headers={"Authorization": f"SSWS {DEMO_API_TOKEN}"})
+            connection.request(
+                "GET", "/_emulator/status", headers={"Authorization": f"SSWS {DEMO_API_TOKEN}"}
+            )
             if connection.getresponse().status == 200:
                 return process
         except OSError:
@@ -140,13 +161,27 @@ def report(name, count, latencies, seconds, server_cpu_seconds):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--users", type=int, default=50_000, help="users in the org (default 50000)")
-    parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per endpoint (default 10)")
-    parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds first (default 2)")
-    parser.add_argument("--connections", type=int, default=8, help="concurrent keep-alive connections (default 8)")
-    parser.add_argument("--server-threads", type=int, default=8, help="waitress threads (default 8)")
-    parser.add_argument("--server-core", type=int, default=0, help="CPU core for the emulator (default 0)")
-    parser.add_argument("--client-core", type=int, default=1, help="CPU core for the load generator (default 1)")
+    parser.add_argument(
+        "--users", type=int, default=50_000, help="users in the org (default 50000)"
+    )
+    parser.add_argument(
+        "--seconds", type=float, default=10.0, help="measured seconds per endpoint (default 10)"
+    )
+    parser.add_argument(
+        "--warmup", type=float, default=2.0, help="unmeasured seconds first (default 2)"
+    )
+    parser.add_argument(
+        "--connections", type=int, default=8, help="concurrent keep-alive connections (default 8)"
+    )
+    parser.add_argument(
+        "--server-threads", type=int, default=8, help="waitress threads (default 8)"
+    )
+    parser.add_argument(
+        "--server-core", type=int, default=0, help="CPU core for the emulator (default 0)"
+    )
+    parser.add_argument(
+        "--client-core", type=int, default=1, help="CPU core for the load generator (default 1)"
+    )
     args = parser.parse_args(argv)
 
     os.sched_setaffinity(0, {args.client_core})
@@ -156,6 +191,7 @@ def main(argv=None):
         port = free_port()
         server = start_server(state, port, args.server_core, args.server_threads)
         try:
+
             def one_user(rng):
                 return f"/api/v1/users/{rng.choice(ids)}"
 
@@ -165,10 +201,17 @@ def main(argv=None):
 
             cases = [
                 ("GET /api/v1/users/{id}", one_user, lambda body: body.startswith(b'{"id":"00u')),
-                ("GET /api/v1/users?limit=200", user_page, lambda body: body.count(b'"id":"00u') == 200),
+                (
+                    "GET /api/v1/users?limit=200",
+                    user_page,
+                    lambda body: body.count(b'"id":"00u') == 200,
+                ),
             ]
-            print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-                  f"server on core {args.server_core}, client on core {args.client_core}", file=sys.stderr)
+            print(
+                f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+                f"server on core {args.server_core}, client on core {args.client_core}",
+                file=sys.stderr,
+            )
             for name, make_path, check in cases:
                 run_load(port, make_path, args.warmup, args.connections, check)
                 cpu_before = process_cpu_seconds(server.pid)

@@ -62,23 +62,14 @@ def create_app(store, settings=None):
     app.register_error_handler(Exception, _unexpected_error_response)
 
     from .api import admin, apps, groups, hooks, logs, users
+    from .oidc import blueprint as oidc_blueprint
 
     for module in (users, groups, apps, logs, hooks, admin):
         app.register_blueprint(module.blueprint)
-    _register_oidc(app)
+    app.register_blueprint(oidc_blueprint)
 
     app.wsgi_app = FaultMiddleware(app.wsgi_app, runtime.faults, new_request_id)
     return app
-
-
-def _register_oidc(app):
-    # NOTE: guarded so the Management API still starts while the OIDC package is being written.
-    try:
-        from .oidc import blueprint as oidc_blueprint
-    except ImportError as error:
-        logger.warning("OIDC provider not available: %s", error)
-        return
-    app.register_blueprint(oidc_blueprint)
 
 
 def runtime():

@@ -96,7 +96,7 @@ def build_parser():
     add.add_argument("--methods", nargs="+", help="only these HTTP methods (default all)")
     outcome = add.add_mutually_exclusive_group()
     outcome.add_argument(
-        "--status", type=int, help="HTTP status to answer with, e.g. 500, 503, 429, 401"
+        "--status", type=int, help="HTTP status to return, e.g. 500, 503, 429, 401"
     )
     outcome.add_argument(
         "--drop", action="store_true", help="close the connection without an answer"

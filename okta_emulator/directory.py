@@ -395,8 +395,8 @@ def delete_group(store, group_id, actor, request):
 def _writable_group(store, group_id):
     """Return the group if its membership may be changed; raise Okta's error otherwise.
 
-    BUILT_IN groups answer 501 E0000060 as Okta documents. Okta does not document the answer
-    for APP_GROUP groups; the emulator answers 403 E0000006 (one of the statuses Okta's spec lists
+    BUILT_IN groups get 501 E0000060 as Okta documents. Okta does not document the answer
+    for APP_GROUP groups; the emulator returns 403 E0000006 (one of the statuses Okta's spec lists
     for these calls) with a cause naming the group type.
     """
     row = find_group(store, group_id)
@@ -414,7 +414,7 @@ def _writable_group(store, group_id):
 
 
 def add_member(store, group_id, user_id, actor, request):
-    """PUT a user into a group. Repeating it is a no-op that still answers 204 (no new event)."""
+    """PUT a user into a group. Repeating it is a no-op that still returns 204 (no new event)."""
     with store.transaction() as db:
         group_row = _writable_group(store, group_id)
         user = require_user(store, user_id)
@@ -449,7 +449,7 @@ def add_member(store, group_id, user_id, actor, request):
 
 
 def remove_member(store, group_id, user_id, actor, request):
-    """DELETE a user from a group. Removing a non-member answers 204 too (no event)."""
+    """DELETE a user from a group. Removing a non-member returns 204 too (no event)."""
     with store.transaction() as db:
         group_row = _writable_group(store, group_id)
         user = require_user(store, user_id)

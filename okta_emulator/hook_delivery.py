@@ -2,7 +2,7 @@
 
 Deliveries are batched per hook, POSTed with the hook's configured headers, and retried as Okta
 does: a timeout, a connection error or a 5xx gets another attempt (hook_max_attempts in total);
-a 4xx or any other answer does not. Redirects are never followed. At-least-once: a delivery is
+a 4xx or any other status does not. Redirects are never followed. At-least-once: a delivery is
 marked done only after a 2xx, so a crash between POST and marking repeats it.
 """
 

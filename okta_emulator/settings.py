@@ -27,7 +27,7 @@ class Settings:
     rate_limit_window_seconds: float = 60.0
     # Share of each bucket's limit that one API token may use (Okta's default is 50%).
     token_rate_limit_share: float = 0.5
-    # Event hook delivery: Okta waits 3 s for an answer and retries once on a timeout or a 5xx.
+    # Event hook delivery: Okta waits 3 s for a response and retries once on a timeout or a 5xx.
     hook_timeout_seconds: float = field(
         default_factory=lambda: _env_float("OKTA_EMULATOR_HOOK_TIMEOUT", 3.0)
     )

@@ -1,8 +1,9 @@
 """State of the emulated org: one SQLite file in WAL mode, one connection per thread.
 
-`seed` loads an org and takes an in-file snapshot of every table; `reset` copies the snapshot back,
-which takes a few milliseconds for the demo org. Tables named in PRESERVED_TABLES are neither
-snapshotted nor reset (the OIDC signing key must stay stable across resets and restarts).
+`seed` loads an org and takes an in-file snapshot of every table. `reset` copies the snapshot
+back, which takes a few milliseconds for the demo org. Tables named in PRESERVED_TABLES are
+neither snapshotted nor reset, because the OIDC signing key must stay stable across resets and
+restarts.
 """
 
 import contextlib
@@ -230,8 +231,8 @@ class Store:
 
         actor and each target are dicts with at least id, type, alternateId and displayName (see
         user_actor() and friends). outcome is "SUCCESS", "FAILURE", … or a dict with result and
-        reason. client is a dict with ipAddress and userAgent; request is the Flask request, used
-        for the client and the request id when client is not given. Returns the event dict.
+        reason. client is a dict with ipAddress and userAgent. request is the Flask request; it
+        supplies the request id, and the client when client is not given. Returns the event dict.
         """
         if isinstance(outcome, str):
             outcome = {"result": outcome, "reason": None}

@@ -135,7 +135,7 @@ class RunningEmulator:
 
 
 def start_emulator(directory, seed_file=None, extra_args=(), env=None):
-    """Start `python -m okta_emulator serve` on a free loopback port; return once it answers."""
+    """Start `python -m okta_emulator serve` on a free loopback port; return once it responds."""
     directory = Path(directory)
     state_path = directory / "okta_emulator.sqlite3"
     log_path = directory / "okta_emulator.log"
@@ -177,7 +177,7 @@ def start_emulator(directory, seed_file=None, extra_args=(), env=None):
         time.sleep(0.1)
     emulator.stop()
     raise RuntimeError(
-        f"the emulator did not answer within {STARTUP_TIMEOUT_SECONDS} s: {log_path.read_text()[-2000:]}"
+        f"the emulator did not respond within {STARTUP_TIMEOUT_SECONDS} s: {log_path.read_text()[-2000:]}"
     )
 
 

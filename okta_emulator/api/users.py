@@ -123,7 +123,7 @@ def lifecycle(user_id, operation):
     store = runtime().store
     before = directory.change_status(store, user_id, operation, current_actor(), request)
     if operation == "deactivate" and before["status"] == "STAGED":
-        # Recorded Okta traffic: deactivating a STAGED user answers 204, an active one 200 with {}.
+        # Recorded Okta traffic: deactivating a STAGED user returns 204, an active one 200 with {}.
         return empty_response()
     if operation == "activate" and request.args.get("sendEmail", "true").lower() == "false":
         token = directory.activation_token()

@@ -7,7 +7,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class HookReceiver:
-    """Answers the verification GET and records every delivery POST.
+    """Replies to the verification GET and records every delivery POST.
 
     `post_statuses` lists the statuses for the next POSTs (then 200); `post_delay` stalls each POST.
     """

@@ -139,7 +139,7 @@ def check(spec, emulator, method, path, body=None, expected_status=None, undocum
         declared = declared_response(spec, method, urlsplit(path).path, response.status)
         if declared is not None and declared.get("content") == {}:
             # openapi-core cannot check a response declared without content ("content: {}").
-            # Okta answers some of these (user lifecycle calls) with an empty JSON object.
+            # Okta returns an empty JSON object for some of these (user lifecycle calls).
             assert response.body in ("", "{}"), response.body[:300]
             return response
         validate(spec, SpecRequest(method, path, body), SpecResponse(response))

@@ -1,6 +1,6 @@
 """Replays real recorded Okta traffic (VCR cassettes) against the emulator.
 
-For every recorded request the emulator covers, the emulator must answer with the same status,
+For every recorded request the emulator covers, the emulator must respond with the same status,
 the same field names at every level of the JSON body, and the same rate-limit, request-id and
 Link headers. Ids and times differ: ids created during a cassette are mapped to the emulator's.
 Two levels are compared as "recorded names are a subset": `profile` (a seed org carries custom

@@ -3,6 +3,7 @@
 import copy
 import json
 import os
+import re
 import subprocess
 import sys
 from collections import Counter
@@ -159,7 +160,7 @@ def test_invalid_seed_names_problem(tmp_path, demo, change, message):
     org = copy.deepcopy(demo)
     change(org)
     store = Store(tmp_path / "bad.sqlite3")
-    with pytest.raises(SeedError, match=message.replace("(", r"\(").replace("[", r"\[")):
+    with pytest.raises(SeedError, match=re.escape(message)):
         seed_store(store, org)
 
 
@@ -263,7 +264,6 @@ def test_list_doc_escapes_marker_in_profile(seeded_store):
 
 
 def test_old_state_file_gets_list_doc(tmp_path):
-    import re
     import sqlite3
 
     from okta_emulator.store import CORE_SCHEMA
