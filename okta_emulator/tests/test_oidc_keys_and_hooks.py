@@ -146,3 +146,49 @@ def test_override_for_unknown_client_is_404(okta_org):
 
     assert response.status == 404
     assert response.json()["errorCode"] == "E0000007"
+
+
+def redirect_uris_path(client_id=PORTAL_CLIENT_ID):
+    return f"/_emulator/oidc/clients/{client_id}/redirect-uris"
+
+
+def test_added_redirect_uri_works_until_reset(okta_org):
+    callback = "http://127.0.0.1:18999/oidc/callback/"
+    response = okta_org.request(
+        "POST",
+        redirect_uris_path(),
+        body={"redirectUris": [callback], "postLogoutRedirectUris": ["http://127.0.0.1:18999/"]},
+    )
+    browser = SignInBrowser(okta_org.issuer, stop_at="http://127.0.0.1:18999/")
+    params, _ = browser.authorize_url_params(redirect_uri=callback)
+
+    signed_in = browser.sign_in(params, "avery.stone@example.com")
+    okta_org.reset()
+    after_reset = browser.authorize(params)
+
+    assert response.status == 200, response.body
+    assert callback in response.json()["redirectUris"]
+    assert "http://127.0.0.1:8000/oidc/callback/" in response.json()["redirectUris"]
+    assert signed_in.redirect_uri.startswith(callback)
+    assert "code" in signed_in.params
+    assert after_reset.response.status_code == 400
+    assert after_reset.redirect_uri is None
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"redirectUris": "http://127.0.0.1:1/"}, {"postLogoutRedirectUris": ["javascript:alert(1)"]}],
+)
+def test_invalid_redirect_uris_are_rejected(okta_org, body):
+    response = okta_org.request("POST", redirect_uris_path(), body=body)
+
+    assert response.status == 400
+    assert response.json()["errorCode"] == "E0000001"
+
+
+def test_redirect_uris_of_unknown_client_is_404(okta_org):
+    response = okta_org.request(
+        "POST", redirect_uris_path("0oanosuchclient00001"), body={"redirectUris": []}
+    )
+
+    assert response.status == 404
