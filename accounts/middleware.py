@@ -41,7 +41,7 @@ def current_page(request: HttpRequest) -> str:
 
 
 class PortalLoginRequiredMiddleware(LoginRequiredMiddleware):
-    """Django's LoginRequiredMiddleware, answering htmx and API requests with 401.
+    """Django's LoginRequiredMiddleware, returning 401 to htmx and API requests.
 
     A redirect to Okta would be followed by htmx as an XHR and swapped into the page; the
     HX-Redirect header instead sends the whole tab to sign-in, back to the same page.

@@ -98,7 +98,7 @@ def admin_member_ids(client: OktaClient) -> set[str]:
 
 
 def apply_directory(okta_users: list[OktaUser], admin_ids: set[str], result: SyncResult) -> None:
-    """Write the directory's differences and their audit events; the caller holds a transaction."""
+    """Write the directory's differences and their audit events, inside the caller's transaction."""
     now = timezone.now()
     existing = {user.okta_id: user for user in User.objects.select_for_update()}
     created_ids = create_missing_users(okta_users, existing, result)
@@ -109,7 +109,7 @@ def apply_directory(okta_users: list[OktaUser], admin_ids: set[str], result: Syn
         user = existing[okta_user.id]
         manager_pk = pk_by_okta_id.get(okta_user.manager_id) if okta_user.manager_id else None
         if okta_user.manager_id and manager_pk is None:
-            # A manager id that names no Okta user: keep the raw id, link nobody.
+            # A manager id that names no Okta user: keep the raw id and leave manager empty.
             result.unknown_managers += 1
         fields = directory_fields(okta_user, okta_user.id in admin_ids, manager_pk)
         previous = {"okta_status": user.okta_status}

@@ -171,7 +171,7 @@ class SignInCallbackView(OIDCAuthenticationCallbackView):
             "try_again_url": sign_in_url(self.next_url),
         }
         response = render(request, "accounts/sign_in_failed.html", context, status=403)
-        # Django would log this 403 with the full callback URL, whose query holds the
+        # Django would log this 403 with the full callback URL, whose query contains the
         # authorization code; the warning above already records the failure without it.
         response._has_been_logged = True
         return response

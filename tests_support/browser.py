@@ -4,8 +4,8 @@
   post-logout URIs registered for the portal's client in the emulator (reset per test).
 - `browser_page`: a fresh page in headless Chromium (the system's /usr/bin/chromium).
 
-Playwright's sync API runs an event loop in the test's thread, which Django's ORM would
-take for async code; these fixtures allow synchronous ORM calls in such tests.
+Playwright's sync API runs an event loop in the test's thread. Django's ORM takes that for
+async code and refuses to run, so `browser_page` allows synchronous ORM calls in its tests.
 """
 
 from __future__ import annotations

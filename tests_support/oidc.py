@@ -29,7 +29,7 @@ DEPROVISIONED = "amara.okafor@example.com"
 
 @dataclass
 class CallbackStart:
-    """An authorize request that the emulator has answered with a code for the portal."""
+    """An authorize request that the emulator redirected back to the portal with a code."""
 
     callback_path: str
     params: dict[str, str]

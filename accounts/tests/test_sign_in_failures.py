@@ -201,17 +201,24 @@ def test_login_required_on_renewal_restarts_sign_in(okta_settings, client):
 
 
 @pytest.mark.django_db
-def test_failure_log_has_no_secrets(sign_in, okta_settings, client, caplog):
+def test_failure_log_has_no_secrets(okta_settings, client, caplog):
     override_next_id_token(okta_settings, claims={"nonce": "wrong"})
+    browser = oidc.new_browser(okta_settings.issuer)
 
     with caplog.at_level(logging.DEBUG):
-        assert sign_in(oidc.EMPLOYEE).status_code == 403
-        assert sign_in(oidc.EMPLOYEE).status_code == 302
+        failed = oidc.start_sign_in(client, browser, oidc.EMPLOYEE)
+        assert oidc.finish_sign_in(client, failed).status_code == 403
+        succeeded = oidc.start_sign_in(client, browser, oidc.EMPLOYEE)
+        assert oidc.finish_sign_in(client, succeeded).status_code == 302
 
-    logged = "\n".join(record.getMessage() for record in caplog.records)
+    logged = "\n".join(
+        f"{record.getMessage()} {record.__dict__.get('request', '')}" for record in caplog.records
+    )
     id_token = client.session["oidc_id_token"]
+    assert "nonce_mismatch" in logged
     assert id_token.split(".")[1] not in logged
+    assert failed.params["code"] not in logged
+    assert succeeded.params["code"] not in logged
     assert okta_settings.api_token not in logged
     assert "demo-portal-client-secret-change-me" not in logged
     assert oidc.DEMO_PASSWORD not in logged
-    assert "nonce_mismatch" in logged
