@@ -18,7 +18,7 @@ ACTIONS: dict[str, str] = {
     "resource.updated": "An admin changed a resource's policy, owners or requestable flag.",
     # Requests
     "request.submitted": "A user asked for access.",
-    "request.cancelled": "The requester cancelled a pending request.",
+    "request.cancelled": "A pending request was cancelled: by the requester, or because they left or the resource was deleted in Okta.",
     "request.expired": "A pending request expired without a decision.",
     "request.approved": "Every approval step approved the request.",
     "request.denied": "An approval step denied the request.",
@@ -38,6 +38,8 @@ ACTIONS: dict[str, str] = {
     "grant.revoked": "The grant was removed from Okta before its end.",
     "grant.expired": "The grant reached its end and was removed from Okta.",
     "grant.revocation_failed": "Removing the grant from Okta failed permanently.",
+    "grant.extended": "The grant's end moved later: an approved extension or an owner's renewal.",
+    "grant.access_continues": "After its removal the user still has the app through a group.",
     # Okta operations (the outbox)
     "operation.claimed": "A worker claimed an Okta operation.",
     "operation.succeeded": "An Okta operation succeeded.",

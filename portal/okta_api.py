@@ -330,6 +330,16 @@ class OktaClient:
             _to_assignment,
         )
 
+    def list_app_group_ids(self, app_id: str) -> list[str]:
+        """Return the ids of the groups assigned to the app."""
+        return self._drain(
+            "apps",
+            lambda sdk, after: sdk.list_application_group_assignments(
+                app_id, after=after, limit=APP_PAGE_SIZE
+            ),
+            lambda assignment: assignment.id,
+        )
+
     def get_app_assignment(self, app_id: str, user_id: str) -> OktaAppAssignment:
         """Return the user's assignment to the app; raises OktaNotFoundError if none."""
         app_user = self._run(

@@ -23,6 +23,7 @@ from access_requests import errors
 from access_requests.models import Grant, OktaOperation, Resource
 from access_requests.services import provisioning
 from access_requests.services.events import record
+from portal.okta_api import OktaError, OktaNotFoundError
 
 logger = logging.getLogger(__name__)
 
@@ -156,6 +157,55 @@ def removal_confirmed(grant: Grant, operation: OktaOperation, *, request_id: str
         logger.warning("Grant %s is %s, not revoking; removal not recorded", grant.pk, grant.status)
         return
     _close(grant, actor=None, payload={"operation": operation.pk}, request_id=request_id)
+    if operation.action == Action.UNASSIGN_APP:
+        transaction.on_commit(functools.partial(note_access_through_groups, grant.pk))
+
+
+def note_access_through_groups(grant_id: int, client=None) -> list[str]:
+    """Record when a user keeps an app they were unassigned from, through a group.
+
+    Removing the direct assignment is right: the grant ended. The app stays with the user as
+    long as a group assigned to it has them as a member, which the audit trail should say.
+    Returns the names of those groups.
+    """
+    from portal.okta_api import get_client
+
+    client = client or get_client()
+    grant = Grant.objects.select_related("user", "resource", "request").get(pk=grant_id)
+    try:
+        assignment = client.get_app_assignment(grant.resource.okta_id, grant.user.okta_id)
+    except OktaNotFoundError:
+        return []
+    except OktaError as error:
+        logger.warning("Could not check grant %s's app access after removal: %s", grant_id, error)
+        return []
+    if assignment.scope != "GROUP":
+        return []
+    try:
+        app_groups = set(client.list_app_group_ids(grant.resource.okta_id))
+        groups = [
+            group for group in client.list_user_groups(grant.user.okta_id) if group.id in app_groups
+        ]
+    except OktaError as error:
+        logger.warning(
+            "Could not list the groups behind grant %s's app access: %s", grant_id, error
+        )
+        groups = []
+    names = [group.name for group in groups]
+    through = ", ".join(names) if names else "a group assigned to the app"
+    with transaction.atomic():
+        record(
+            "grant.access_continues",
+            actor=None,
+            target=grant,
+            grant=grant,
+            payload={
+                "note": f"The direct assignment was removed; {grant.user} still has "
+                f"{grant.resource.name} through {through}.",
+                "groups": [{"id": group.id, "name": group.name} for group in groups],
+            },
+        )
+    return names
 
 
 def removal_failed(grant: Grant, operation: OktaOperation, *, reason: str, request_id) -> None:

@@ -64,3 +64,39 @@ def wait_until_closed(grant: Grant, timeout: float = 60) -> Grant:
         timeout=timeout,
         message=f"grant {grant.pk} to close",
     )
+
+
+def app_resource(okta_org, **fields) -> Resource:
+    """A Resource for the first active app of the org."""
+    app = next(
+        app
+        for app in okta_data.get_all(okta_org, "/api/v1/apps?limit=200")
+        if app["status"] == "ACTIVE"
+    )
+    defaults = {
+        "kind": Resource.Kind.APP,
+        "name": app["label"],
+        "sign_on_mode": app.get("signOnMode") or "",
+        "okta_status": app["status"],
+        "requestable": True,
+        "approval_policy": Resource.ApprovalPolicy.OWNERS,
+        "allow_no_end": True,
+    }
+    defaults.update(fields)
+    return Resource.objects.create(okta_id=app["id"], **defaults)
+
+
+def assign_app(okta_org, app_id: str, user_id: str) -> None:
+    response = okta_org.request(
+        "POST", f"/api/v1/apps/{app_id}/users", {"id": user_id, "scope": "USER"}
+    )
+    assert response.status == 200, response
+
+
+def app_scope(okta_org, app_id: str, user_id: str) -> str | None:
+    """The user's assignment scope for the app (USER or GROUP), or None when unassigned."""
+    response = okta_org.request("GET", f"/api/v1/apps/{app_id}/users/{user_id}")
+    if response.status == 404:
+        return None
+    assert response.status == 200, response
+    return response.json()["scope"]
