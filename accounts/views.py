@@ -109,6 +109,8 @@ class SignInCallbackView(OIDCAuthenticationCallbackView):
         if not user.is_active:
             raise SignInFailed("user_not_active", f"user {user.okta_id} is not active", user=user)
         self.user = user
+        # A renewal (silent or not) of this browser's sign-in keeps the session as it is.
+        renewal = request.user.is_authenticated and request.user.pk == user.pk
         with transaction.atomic():
             response = self.login_success()
             record_event(
@@ -116,10 +118,10 @@ class SignInCallbackView(OIDCAuthenticationCallbackView):
                 actor=user,
                 target=user,
                 subject_user=user,
-                payload={"login": user.login},
+                payload={"login": user.login, "renewal": renewal},
                 http_request=request,
             )
-        logger.info("User %s signed in", user.okta_id)
+        logger.info("User %s signed in%s", user.okta_id, " (renewal)" if renewal else "")
         return response
 
     def pop_state(self, request: HttpRequest, state: str) -> dict | None:

@@ -88,3 +88,18 @@ def test_manager_reports_relation():
 def test_user_string_prefers_login():
     assert str(User(okta_id="00u1", login="ada@example.com")) == "ada@example.com"
     assert str(User(okta_id="00u1")) == "00u1"
+
+
+@pytest.mark.django_db
+def test_approver_role_derived_from_reports_and_ownership():
+    from access_requests.models import Resource
+
+    manager = User.objects.create_user("00um", login="boss@example.com")
+    owner = User.objects.create_user("00uo", login="owner@example.com")
+    employee = User.objects.create_user("00ue", login="dev@example.com", manager=manager)
+    resource = Resource.objects.create(kind="group", okta_id="00gres", name="GitHub Developers")
+    resource.owners.add(owner)
+
+    assert manager.is_approver
+    assert owner.is_approver
+    assert not employee.is_approver
