@@ -23,7 +23,8 @@ CREATE INDEX IF NOT EXISTS users_status ON users (status, id);
 CREATE INDEX IF NOT EXISTS users_last_updated ON users (last_updated);
 
 -- Each user's list-page JSON, computed from the current row. The triggers copy it into
--- users.list_doc whenever a user is inserted or a rendered column changes.
+-- users.list_doc whenever a user is inserted without one or a rendered column changes. A reset
+-- copies rows with their list_doc from the snapshot, so it skips the rendering.
 DROP VIEW IF EXISTS user_list_docs;
 CREATE VIEW user_list_docs AS
 SELECT id, substr(doc, 1, length(doc) - 1)
@@ -42,7 +43,7 @@ FROM (SELECT id, json_object(
 ) AS doc FROM users);
 
 DROP TRIGGER IF EXISTS users_list_doc_insert;
-CREATE TRIGGER users_list_doc_insert AFTER INSERT ON users BEGIN
+CREATE TRIGGER users_list_doc_insert AFTER INSERT ON users WHEN NEW.list_doc IS NULL BEGIN
     UPDATE users SET list_doc = (SELECT doc FROM user_list_docs WHERE user_list_docs.id = NEW.id)
     WHERE id = NEW.id;
 END;
