@@ -253,7 +253,10 @@ def _already_applied(client, operation: OktaOperation) -> bool:
     grant = operation.grant
     user_id = grant.user.okta_id
     if operation.action == Action.ADD_MEMBER:
-        return any(group.id == grant.resource.okta_id for group in client.list_user_groups(user_id, wait=False))
+        return any(
+            group.id == grant.resource.okta_id
+            for group in client.list_user_groups(user_id, wait=False)
+        )
     if operation.action == Action.ASSIGN_APP:
         try:
             assignment = client.get_app_assignment(grant.resource.okta_id, user_id)
@@ -463,11 +466,20 @@ def sweep_operations(now: datetime.datetime | None = None) -> dict:
     resend_before = now - datetime.timedelta(
         seconds=_setting("PORTAL_OKTA_RESEND_AFTER_SECONDS", DEFAULT_RESEND_AFTER_SECONDS)
     )
-    due = OktaOperation.objects.filter(status=OpStatus.PENDING, next_attempt_at__lte=resend_before)
+    # updated_at is the time of the last send or claim, so an operation whose message is still
+    # queued behind a backlog is re-sent once per resend period, not at every sweep.
+    due = OktaOperation.objects.filter(
+        status=OpStatus.PENDING,
+        next_attempt_at__lte=resend_before,
+        updated_at__lte=resend_before,
+    )
     resent = 0
     for operation_id in due.values_list("pk", flat=True):
         if not send_operation(operation_id):
             break
+        OktaOperation.objects.filter(pk=operation_id, status=OpStatus.PENDING).update(
+            updated_at=now
+        )
         resent += 1
     if reclaimed or resent:
         logger.info("Outbox sweep: reclaimed %d operations, re-sent %d", reclaimed, resent)
