@@ -18,7 +18,12 @@ def sweep_operations() -> dict:
 
 @shared_task(name="access_requests.sync_catalog", ignore_result=True)
 def sync_catalog() -> dict:
-    return services.sync_catalog()
+    from access_requests.services import reconciliation
+
+    result = services.sync_catalog()
+    # Requests and grants of groups and apps that vanished from Okta close right away.
+    result["closed_for_deleted_resources"] = reconciliation.close_deleted_resources()
+    return result
 
 
 @shared_task(name="access_requests.expire_pending_requests", ignore_result=True)

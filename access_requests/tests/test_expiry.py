@@ -6,8 +6,8 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from access_requests import services
-from access_requests.models import ExpiryReminder, Grant, OktaOperation, Resource
+from access_requests import errors, services
+from access_requests.models import AccessRequest, ExpiryReminder, Grant, OktaOperation, Resource
 from access_requests.services import expiry, reconciliation
 from access_requests.tests import okta_data
 from access_requests.tests.conftest import wait_for
@@ -154,3 +154,89 @@ def test_reminders_go_out_once_per_threshold(db, settings, django_capture_on_com
         assert expiry.send_reminders(now + datetime.timedelta(days=4, hours=1)) == 1
     assert ExpiryReminder.objects.filter(grant=grant).count() == 2
     assert len(mail.outbox) == 3
+
+
+def test_extension_goes_through_approval_and_moves_the_end(db):
+    from access_requests.tests.personas import make_resource, make_user
+
+    owner = make_user("olive.owner")
+    holder = make_user("hank.holder")
+    resource = make_resource(
+        "Data Lake", approval_policy=Resource.ApprovalPolicy.OWNERS, max_duration_days=30
+    )
+    resource.owners.add(owner)
+    old_end = timezone.now() + datetime.timedelta(days=2)
+    grant = Grant.objects.create(
+        user=holder, resource=resource, status=Grant.Status.ACTIVE, ends_at=old_end
+    )
+    new_end = old_end + datetime.timedelta(days=10)
+
+    extension, created = expiry.request_extension(
+        grant, by=holder, ends_at=new_end, justification="Project runs longer"
+    )
+    again, created_again = expiry.request_extension(
+        grant, by=holder, ends_at=new_end, justification="Project runs longer"
+    )
+    assert created and not created_again and again == extension
+    assert Grant.objects.get(pk=grant.pk).ends_at == old_end
+    services.decide_step(extension.steps.get(), by=owner, approve=True)
+
+    grant.refresh_from_db()
+    assert grant.ends_at == new_end
+    assert grant.status == Grant.Status.ACTIVE
+    assert Grant.objects.filter(user=holder, resource=resource).count() == 1
+    with pytest.raises(errors.InvalidDuration):
+        expiry.request_extension(
+            grant, by=holder, ends_at=new_end + datetime.timedelta(days=60), justification="x"
+        )
+
+
+def test_owner_renews_and_outsider_cannot(db, client):
+    from access_requests.tests.personas import make_resource, make_user, sign_in
+
+    owner = make_user("owen.owner")
+    holder = make_user("hilda.holder")
+    resource = make_resource("Build Farm")
+    resource.owners.add(owner)
+    ends_at = timezone.now() + datetime.timedelta(days=3)
+    grant = Grant.objects.create(
+        user=holder, resource=resource, status=Grant.Status.ACTIVE, ends_at=ends_at
+    )
+
+    sign_in(client, owner)
+    page = client.get("/expiring/")
+    assert holder.get_full_name() in page.content.decode()
+    assert client.post(f"/grants/{grant.pk}/renew/", {"days": 30}).status_code == 302
+    grant.refresh_from_db()
+    assert grant.ends_at == ends_at + datetime.timedelta(days=30)
+
+    sign_in(client, holder)
+    assert "No access on your resources ends" in client.get("/expiring/").content.decode()
+    assert client.post(f"/grants/{grant.pk}/renew/", {"days": 30}).status_code == 403
+
+
+def test_deleted_resource_closes_requests_and_grants(db):
+    from access_requests.services import reconciliation
+    from access_requests.tests.personas import make_resource, make_user, submit
+
+    requester = make_user("rita.requester", manager=make_user("mark.manager"))
+    resource = make_resource("Old Team")
+    resource.owners.add(make_user("otis.owner"))
+    pending = submit(requester, resource)
+    grant = Grant.objects.create(
+        user=make_user("gus.grantee"), resource=resource, status=Grant.Status.ACTIVE
+    )
+    resource.deleted_in_okta_at = timezone.now()
+    resource.save()
+
+    assert reconciliation.close_deleted_resources() == 2
+
+    pending.refresh_from_db()
+    grant.refresh_from_db()
+    assert pending.status == AccessRequest.Status.CANCELLED
+    assert "deleted in Okta" in pending.closed_reason
+    assert grant.status == Grant.Status.REVOKED
+    assert not grant.operations.exists()
+    # A new group with the same name is a new resource and inherits nothing.
+    successor = make_resource("Old Team", okta_id="00gOldTeamSuccessor")
+    assert not successor.grants.exists() and not successor.requests.exists()

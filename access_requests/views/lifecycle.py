@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -186,10 +187,12 @@ def drift_list(request: HttpRequest) -> HttpResponse:
     if show == "open":
         drifts = drifts.filter(resolution=Drift.Resolution.OPEN)
     page = Paginator(drifts, DRIFTS_PER_PAGE).get_page(page_number(request))
+    # Removals that failed for good, and those Okta keeps refusing for now (being retried).
     stuck = (
         Grant.objects.filter(status=Grant.Status.REVOKING)
-        .exclude(failure_reason="")
+        .filter(~Q(failure_reason="") | ~Q(operations__last_error=""))
         .select_related("user", "resource")
+        .distinct()
     )
     return render(
         request,
