@@ -18,6 +18,7 @@ from . import clock
 logger = logging.getLogger(__name__)
 
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+REORDER_HOLD_SECONDS = 0.5
 
 
 class HookTargetError(ValueError):
@@ -131,6 +132,9 @@ class HookDeliverer:
         if not self.settings.hook_deliveries_enabled:
             return False
         now = clock.now()
+        if self.faults.hook_reorder:
+            # Hold events back a little so they pile up into batches that can go out reversed.
+            now -= REORDER_HOLD_SECONDS
         due = self.store.all(
             "SELECT d.id, d.hook_id, d.attempts, e.doc, e.seq FROM hook_deliveries d "
             "JOIN log_events e ON e.seq = d.event_seq "
