@@ -1,6 +1,6 @@
 """Okta event hooks: storing delivered System Log events, and applying them in order.
 
-Okta delivers at least once and in any order, waits 3 s for an answer and retries once. So
+Okta delivers at least once and in any order, waits 3 s for a response and retries once. So
 the endpoint only checks the secret header, stores each event (unique on its `uuid`, which
 drops duplicates) and queues `apply_pending_events`; the work happens in the worker.
 
@@ -48,7 +48,7 @@ RESEND_AFTER = datetime.timedelta(seconds=30)
 
 
 class InvalidDelivery(ValueError):
-    """The body is not an Okta event hook delivery; the message says what is wrong."""
+    """The body is not an Okta event hook delivery; the message names the invalid part."""
 
 
 def parse_delivery(body: object) -> list[HookEvent]:
@@ -148,7 +148,10 @@ def _apply(event: HookEvent, departed: set) -> str:
             return f"ignored: no {target_type} target"
         if not _observe(user_id, resource_id, present, event):
             return "superseded by a newer event"
-        _check_drift(user_id, resource_id, present)
+        # App events do not say whether the assignment is direct or through a group, and only
+        # direct ones are the portal's: app drift is left to the periodic reconciliation.
+        if target_type == "UserGroup":
+            _check_drift(user_id, resource_id, present)
         return "applied"
     if event.event_type in LIFECYCLE_EVENTS:
         status = LIFECYCLE_EVENTS[event.event_type]

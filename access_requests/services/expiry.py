@@ -2,7 +2,7 @@
 
 Beat runs `expire_grants` every minute: every active grant past its end starts its removal
 through the outbox (see access_requests.services.revocation). `send_reminders` mails holders
-before the end, once per threshold (PORTAL_GRANT_REMINDER_DAYS). A holder asks for more time
+before the end, once per threshold (PORTAL_GRANT_REMINDER_DAYS). A holder requests more time
 with `request_extension`, which goes through approval again; an owner or admin can `renew_grant`
 directly from the "expiring soon" page.
 """
@@ -42,7 +42,8 @@ def expire_grants(now: datetime.datetime | None = None) -> int:
     for pk in due.values_list("pk", flat=True):
         with transaction.atomic():
             grant = (
-                Grant.objects.select_for_update()
+                # Locks only the grant row: PostgreSQL cannot lock the nullable side of a join.
+                Grant.objects.select_for_update(of=("self",))
                 .select_related("resource", "user", "request")
                 .filter(pk=pk)
                 .first()

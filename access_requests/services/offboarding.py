@@ -5,8 +5,8 @@ and approval steps waiting on them go to the next approver the policy gives. New
 from them are refused by submit_request, which requires an ACTIVE Okta status.
 
 `offboard_departed_users` finds every user in such a status who still has something to
-undo, so it does not matter how the status arrived (user sync, event hook, sign-in): beat
-runs it every minute, and the event hook task runs it at once.
+undo, whichever way the status arrived (user sync, event hook, sign-in). Beat runs it every
+minute, and the event hook task runs it at once.
 """
 
 import logging
@@ -73,7 +73,8 @@ def offboard_user(user) -> dict:
     for pk in held.values_list("pk", flat=True):
         with transaction.atomic():
             grant = (
-                Grant.objects.select_for_update()
+                # Locks only the grant row: PostgreSQL cannot lock the nullable side of a join.
+                Grant.objects.select_for_update(of=("self",))
                 .select_related("resource", "user", "request")
                 .get(pk=pk)
             )

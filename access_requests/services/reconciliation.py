@@ -183,7 +183,8 @@ def correct_drift_by_id(drift_id: int) -> bool:
     """Queue the correction of one open drift; return False when there is nothing to do."""
     with transaction.atomic():
         drift = (
-            Drift.objects.select_for_update()
+            # Locks only this row: PostgreSQL cannot lock the nullable side of the outer join.
+            Drift.objects.select_for_update(of=("self",))
             .select_related("resource", "user")
             .filter(pk=drift_id, resolution=Drift.Resolution.OPEN)
             .first()
@@ -274,7 +275,8 @@ def close_deleted_resources() -> int:
     for pk in grants.values_list("pk", flat=True):
         with transaction.atomic():
             grant = (
-                Grant.objects.select_for_update()
+                # Locks only this row: PostgreSQL cannot lock the nullable side of the outer join.
+                Grant.objects.select_for_update(of=("self",))
                 .select_related("resource", "user", "request")
                 .get(pk=pk)
             )

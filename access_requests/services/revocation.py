@@ -1,11 +1,11 @@
 """Ending grants: removing the access in Okta through the outbox, and closing the grant.
 
-Every way a grant ends (its end date, an owner or admin revoking it, the holder giving it up,
-the holder leaving the company) goes through `begin_removal`: the grant becomes "revoking"
-and a remove operation is written in the same transaction, for the provisioning worker. The
-grant is closed only when Okta confirms the removal (a 404 counts as already removed). A
-removal that fails permanently leaves the grant revoking, with the reason, for an admin to
-retry; transient failures are retried by the worker.
+Every way a grant ends goes through `begin_removal`: its end date, an owner or admin revoking
+it, the holder giving it up, the holder leaving the company. The grant becomes "revoking", and
+a remove operation for the provisioning worker is written in the same transaction. The grant
+is closed only when Okta confirms the removal (a 404 counts as already removed). The worker
+retries transient failures. A removal that fails permanently leaves the grant revoking, with
+the reason, for an admin to retry.
 
 Access the user already had in Okta before the grant (`pre_existing`) was not given by the
 portal and is not taken away by it: such grants close without a call to Okta.
@@ -53,8 +53,8 @@ def begin_removal(grant: Grant, *, actor, reason: str, http_request=None) -> Gra
         _close(grant, actor=actor, payload={"kept_in_okta": True, "note": PRE_EXISTING_NOTE})
         return grant
 
-    # An add still waiting for a worker is dropped; one already in flight may land after the
-    # removal, so the removal waits until that claim has timed out.
+    # An add still waiting for a worker is dropped. An add already in flight could land after
+    # the removal, so the removal waits until that claim has timed out.
     now = timezone.now()
     grant.operations.filter(
         status=OktaOperation.Status.PENDING, action__in=provisioning.GRANT_ACTIONS.values()
@@ -246,7 +246,8 @@ def _close(grant: Grant, *, actor, payload: dict, request_id: str | None = None)
 
 def _lock(grant: Grant) -> Grant:
     return (
-        Grant.objects.select_for_update()
+        # Locks only this row: PostgreSQL cannot lock the nullable side of the outer join.
+        Grant.objects.select_for_update(of=("self",))
         .select_related("resource", "user", "request")
         .get(pk=grant.pk)
     )

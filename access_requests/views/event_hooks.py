@@ -2,7 +2,7 @@
 
 Okta sends the secret in a header the admin configured on the hook (PORTAL_EVENT_HOOK_HEADER,
 by default Authorization); Okta does not sign deliveries. The endpoint stores the events and
-answers at once; a worker applies them (see access_requests.event_hooks).
+responds at once; a worker applies them (see access_requests.event_hooks).
 """
 
 import hmac

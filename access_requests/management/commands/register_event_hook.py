@@ -51,7 +51,7 @@ class Command(BaseCommand):
                 self.stdout.write(f"Event hook {hook.id} already calls {url}")
             hook = client.verify_event_hook(hook.id)
         except OktaError as error:
-            raise CommandError(f"Okta refused: {error}") from error
+            raise CommandError(f"The Okta request failed: {error}") from error
         self.stdout.write(
             self.style.SUCCESS(f"Event hook {hook.id} is {hook.status}, {hook.verification_status}")
         )
