@@ -116,11 +116,14 @@ class Store:
 
     # --- seed snapshot and reset ---------------------------------------------------------------
 
-    def table_names(self):
+    def table_names(self, include_snapshots=False):
         rows = self.all(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
         )
-        return [row["name"] for row in rows if not row["name"].startswith(SNAPSHOT_PREFIX)]
+        names = [row["name"] for row in rows]
+        if include_snapshots:
+            return names
+        return [name for name in names if not name.startswith(SNAPSHOT_PREFIX)]
 
     def resettable_tables(self):
         return [name for name in self.table_names() if name not in PRESERVED_TABLES]
@@ -151,19 +154,14 @@ class Store:
             raise RuntimeError(
                 f"{self.path} has no seed snapshot: run `python -m okta_emulator seed` first"
             )
-        existing = set(self.table_names())
+        existing = set(self.table_names(include_snapshots=True))
         with self.transaction() as db:
             for name in self.resettable_tables():
                 snapshot = SNAPSHOT_PREFIX + name
                 db.execute(f'DELETE FROM "{name}"')
-                if snapshot in existing or self._table_exists(snapshot):
+                # A table added after the seed (e.g. by a newer emulator) has no snapshot: it stays empty.
+                if snapshot in existing:
                     db.execute(f'INSERT INTO "{name}" SELECT * FROM "{snapshot}"')
-
-    def _table_exists(self, name):
-        return (
-            self.one("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,))
-            is not None
-        )
 
     def get_meta(self, key, default=None):
         row = self.one("SELECT value FROM meta WHERE key = ?", (key,))

@@ -56,6 +56,29 @@ def _keyword_match(event, words):
     return all(word.lower() in text for word in words)
 
 
+def _matching_events(store, sql, params, limit, tree, words):
+    """Scan events in SCAN_BATCH steps; return up to limit matching docs and the last one's seq."""
+    events, last_seq, offset = [], None, 0
+    while len(events) < limit:
+        rows = store.all(sql, params + [SCAN_BATCH, offset])
+        for row in rows:
+            event = json.loads(row["doc"])
+            if tree is not None and not query.evaluate(
+                tree, lambda attribute, e=event: query.values_at(e, attribute)
+            ):
+                continue
+            if words and not _keyword_match(event, words):
+                continue
+            events.append(row["doc"])
+            last_seq = row["seq"]
+            if len(events) == limit:
+                break
+        if len(rows) < SCAN_BATCH:
+            break
+        offset += SCAN_BATCH
+    return events, last_seq
+
+
 @blueprint.get("/api/v1/logs")
 def list_logs():
     store = runtime().store
@@ -94,24 +117,7 @@ def list_logs():
     order = "ASC" if sort_order == "ASCENDING" else "DESC"
     sql = f"SELECT seq, doc FROM log_events WHERE {' AND '.join(conditions)} ORDER BY seq {order} LIMIT ? OFFSET ?"
 
-    events, last_seq, offset = [], None, 0
-    while len(events) < limit:
-        rows = store.all(sql, params + [SCAN_BATCH, offset])
-        for row in rows:
-            event = json.loads(row["doc"])
-            if tree is not None and not query.evaluate(
-                tree, lambda attribute, e=event: query.values_at(e, attribute)
-            ):
-                continue
-            if words and not _keyword_match(event, words):
-                continue
-            events.append(row["doc"])
-            last_seq = row["seq"]
-            if len(events) == limit:
-                break
-        if len(rows) < SCAN_BATCH:
-            break
-        offset += SCAN_BATCH
+    events, last_seq = _matching_events(store, sql, params, limit, tree, words)
 
     next_cursor = None
     if len(events) == limit:
