@@ -374,3 +374,23 @@ def test_unknown_path_gets_okta_404(okta_org):
 def test_wrong_method_gets_e0000022(okta_org):
     response = okta_org.request("PATCH", "/api/v1/groups")
     assert_okta_error(response, 405, "E0000022")
+
+
+def test_token_endpoint_rate_limited_in_oauth_format(okta_org):
+    okta_org.set_rate_limits(window_seconds=30, limits={"oauth2_token": 2})
+    form = b"grant_type=authorization_code&code=unknown"
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    statuses = [
+        okta_org.request(
+            "POST", "/oauth2/default/v1/token", form, headers=headers, token=False
+        ).status
+        for _ in range(2)
+    ]
+    limited = okta_org.request(
+        "POST", "/oauth2/default/v1/token", form, headers=headers, token=False
+    )
+    # OIDC requests count against the whole bucket, not the API token's half.
+    assert 429 not in statuses
+    assert limited.status == 429
+    assert limited.json()["error"] == "too_many_requests"
+    assert limited.headers["X-Rate-Limit-Limit"] == "2"
