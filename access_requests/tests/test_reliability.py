@@ -68,12 +68,12 @@ def settled(grant_pks) -> bool:
 
 
 def switch_broker(url: str, settings) -> None:
-    """Point this process's Celery app and broker probe at `url`; drop pooled connections."""
+    """Point this process's Celery app and broker probe at `url`."""
     settings.CELERY_BROKER_URL = url
     celery_app.conf.broker_url = url
-    if celery_app._pool is not None:
-        celery_app._pool.force_close_all()
-        celery_app._pool = None
+    # Not closed: kombu keeps one producer pool per broker URL for the whole process, and
+    # switching back must find the original one usable.
+    celery_app._pool = None
     celery_app.amqp._producer_pool = None
 
 
