@@ -153,7 +153,8 @@ def retry_grant(grant: Grant, *, by, http_request=None) -> Grant:
         raise errors.NotAllowed("Only portal admins can retry a failed grant.")
     with transaction.atomic():
         locked = (
-            Grant.objects.select_for_update()
+            # Locks only this row: PostgreSQL cannot lock the nullable side of the outer join.
+            Grant.objects.select_for_update(of=("self",))
             .select_related("resource", "user", "request")
             .get(pk=grant.pk)
         )
