@@ -39,10 +39,14 @@ PRE_EXISTING_NOTE = (
 )
 
 
-def begin_removal(grant: Grant, *, actor, reason: str, http_request=None) -> Grant:
+def begin_removal(
+    grant: Grant, *, actor, reason: str, at: datetime.datetime | None = None, http_request=None
+) -> Grant:
     """Start ending a held grant; call inside a transaction with the grant row locked.
 
-    Returns the grant, now revoking (or already closed when the access pre-existed).
+    `at` is when the decision was taken (default now): a grant whose end has passed by then
+    closes as expired, any other as revoked. Returns the grant, now revoking (or already
+    closed when the access pre-existed).
     """
     if grant.status not in REMOVABLE:
         raise errors.NotRevocable(
@@ -50,7 +54,12 @@ def begin_removal(grant: Grant, *, actor, reason: str, http_request=None) -> Gra
         )
     grant.revoke_reason = reason
     if grant.pre_existing and grant.status == Grant.Status.ACTIVE:
-        _close(grant, actor=actor, payload={"kept_in_okta": True, "note": PRE_EXISTING_NOTE})
+        _close(
+            grant,
+            actor=actor,
+            payload={"kept_in_okta": True, "note": PRE_EXISTING_NOTE},
+            expired=ends_by_expiry(grant, at or timezone.now()),
+        )
         return grant
 
     # An add still waiting for a worker is dropped. An add already in flight could land after
@@ -227,11 +236,21 @@ def ends_by_expiry(grant: Grant, at: datetime.datetime) -> bool:
     return grant.ends_at is not None and grant.ends_at <= at
 
 
-def _close(grant: Grant, *, actor, payload: dict, request_id: str | None = None) -> None:
-    # The removal started at its operation's creation (or now, with no operation): a grant
-    # whose end had passed by then expired; any other was revoked.
-    started = grant.operations.filter(action__in=REMOVE_ACTIONS.values()).order_by("-pk").first()
-    expired = ends_by_expiry(grant, started.created_at if started else timezone.now())
+def _close(
+    grant: Grant,
+    *,
+    actor,
+    payload: dict,
+    request_id: str | None = None,
+    expired: bool | None = None,
+) -> None:
+    if expired is None:
+        # The removal started when its operation was written: a grant whose end had passed
+        # by then expired, any other was revoked.
+        started = (
+            grant.operations.filter(action__in=REMOVE_ACTIONS.values()).order_by("-pk").first()
+        )
+        expired = ends_by_expiry(grant, started.created_at if started else timezone.now())
     grant.status = Grant.Status.EXPIRED if expired else Grant.Status.REVOKED
     grant.save(update_fields=["status", "revoke_reason", "updated_at"])
     record(
