@@ -55,18 +55,7 @@ def offboard_user(user) -> dict:
     counts = {"requests_cancelled": 0, "grants_revoked": 0, "steps_reassigned": 0}
     pending = AccessRequest.objects.filter(requester=user, status__in=AccessRequest.OPEN)
     for pk in pending.values_list("pk", flat=True):
-        with transaction.atomic():
-            request_obj = AccessRequest.objects.select_for_update().get(pk=pk)
-            if not request_obj.is_open:
-                continue
-            _close(request_obj, AccessRequest.Status.CANCELLED, reason)
-            record(
-                "request.cancelled",
-                actor=None,
-                target=request_obj,
-                access_request=request_obj,
-                payload={"reason": reason},
-            )
+        if cancel_open_request(pk, reason):
             counts["requests_cancelled"] += 1
 
     held = Grant.objects.filter(user=user, status__in=revocation.REMOVABLE)
@@ -90,6 +79,23 @@ def offboard_user(user) -> dict:
                 counts["steps_reassigned"] += 1
     logger.info("Offboarded %s: %s", user, counts)
     return counts
+
+
+def cancel_open_request(pk: int, reason: str) -> bool:
+    """Cancel a request for the system, with `reason`; False when it is no longer open."""
+    with transaction.atomic():
+        request_obj = AccessRequest.objects.select_for_update().get(pk=pk)
+        if not request_obj.is_open:
+            return False
+        _close(request_obj, AccessRequest.Status.CANCELLED, reason)
+        record(
+            "request.cancelled",
+            actor=None,
+            target=request_obj,
+            access_request=request_obj,
+            payload={"reason": reason},
+        )
+    return True
 
 
 def _pass_on(step_id: int, departed) -> bool:

@@ -22,9 +22,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from access_requests.models import AccessRequest, Drift, Grant, OktaOperation, Resource
-from access_requests.services import provisioning, revocation
+from access_requests.services import offboarding, provisioning, revocation
 from access_requests.services.events import record
-from access_requests.services.requests import _close
 from portal.okta_api import OktaError
 
 logger = logging.getLogger(__name__)
@@ -251,22 +250,8 @@ def close_deleted_resources() -> int:
     closed = 0
     deleted = Resource.objects.exclude(deleted_in_okta_at=None)
     pending = AccessRequest.objects.filter(resource__in=deleted, status__in=AccessRequest.OPEN)
-    for pk in pending.values_list("pk", flat=True):
-        with transaction.atomic():
-            request_obj = (
-                AccessRequest.objects.select_for_update().select_related("resource").get(pk=pk)
-            )
-            if not request_obj.is_open:
-                continue
-            reason = f"{request_obj.resource.name} was deleted in Okta."
-            _close(request_obj, AccessRequest.Status.CANCELLED, reason)
-            record(
-                "request.cancelled",
-                actor=None,
-                target=request_obj,
-                access_request=request_obj,
-                payload={"reason": reason},
-            )
+    for pk, name in pending.values_list("pk", "resource__name"):
+        if offboarding.cancel_open_request(pk, f"{name} was deleted in Okta."):
             closed += 1
     grants = Grant.objects.filter(
         resource__in=deleted,
