@@ -20,7 +20,7 @@ from portal.okta_api import get_client
 
 SECRET = "hook-secret-for-tests"
 URL = "/hooks/okta/"
-# The emulator, as Okta, gives up on a delivery not answered within this many seconds.
+# The emulator, as Okta, gives up on a delivery without a response within this many seconds.
 HOOK_TIMEOUT_SECONDS = "1"
 
 
@@ -92,9 +92,7 @@ def test_malformed_delivery_gets_a_clear_400(client, db, hook_settings, body, me
     assert message in response.json()["error"]
 
 
-def test_remove_delivered_before_the_earlier_add_leaves_user_out(
-    client, db, okta_org, hook_settings
-):
+def test_stale_add_after_remove_ignored(client, db, okta_org, hook_settings):
     user = okta_data.active_users(okta_org)[12]
     group = group_without(okta_org, user["id"])
     okta_data.group_resource(group)
@@ -137,7 +135,7 @@ def test_deactivation_event_offboards_the_user(client, db, okta_org, hook_settin
 
 @pytest.fixture(scope="module")
 def slow_okta(tmp_path_factory):
-    """An emulator that, like Okta with a tighter timeout, waits only 1 s for a hook answer."""
+    """An emulator that, like Okta with a tighter timeout, waits only 1 s for a hook response."""
     environment = dict(os.environ, OKTA_EMULATOR_HOOK_TIMEOUT=HOOK_TIMEOUT_SECONDS)
     emulator = start_emulator(tmp_path_factory.mktemp("hook_emulator"), env=environment)
     yield emulator
@@ -156,7 +154,7 @@ def hook_org(slow_okta, settings, hook_settings, transactional_db):
 
 
 @pytest.mark.slow
-def test_emulator_deliveries_are_answered_at_once_and_applied_once(hook_org, live_server):
+def test_emulator_delivery_stored_and_applied_once(hook_org, live_server):
     okta_org = hook_org
     # Every batch is delivered twice, as Okta's at-least-once delivery may.
     okta_org.set_hook_faults(duplicate_fraction=1.0)
@@ -172,7 +170,7 @@ def test_emulator_deliveries_are_answered_at_once_and_applied_once(hook_org, liv
     resource = okta_data.group_resource(group)
     add_member(okta_org, group["id"], user.okta_id)
 
-    # No worker runs: the endpoint only stores, so Okta's first attempt gets its answer in time.
+    # No worker runs: the endpoint only stores, so Okta's first attempt gets its response in time.
     deliveries = wait_for(
         lambda: [d for d in okta_org.hook_deliveries() if d["state"] != "pending"],
         timeout=30,

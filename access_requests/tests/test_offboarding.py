@@ -74,7 +74,7 @@ def test_deactivated_user_loses_access_and_approvals(provisioning_worker, okta_s
     assert offboarding.offboard_departed_users() == 0
 
 
-def test_step_of_departed_manager_goes_to_owners_when_no_owner_step_follows(db):
+def test_departed_manager_step_goes_to_owners(db):
     from access_requests.tests.personas import make_resource, make_user, submit
 
     manager = make_user("mona.manager")

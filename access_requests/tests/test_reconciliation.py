@@ -77,7 +77,7 @@ def test_drift_found_both_ways_and_enforce_corrects_it(provisioning_worker, okta
 
 
 class FailingPagesProxy:
-    """A loopback proxy to the emulator that answers 500 to every page after the first."""
+    """A loopback proxy to the emulator that returns 500 for every page after the first."""
 
     def __init__(self, target_url: str):
         target = target_url
@@ -193,3 +193,35 @@ def test_listing_failure_on_page_two_changes_nothing(transactional_db, okta_sett
 
 def okta_api_user(okta_org, user_id: str) -> dict:
     return okta_org.request("GET", f"/api/v1/users/{user_id}").json()
+
+
+@pytest.mark.django_db
+def test_drift_page_for_admins_only(client):
+    from access_requests.tests.personas import make_resource, make_user, sign_in
+
+    admin = make_user("ada.admin", is_admin=True)
+    employee = make_user("emil.employee")
+    resource = make_resource("Finance Share")
+    Drift.objects.create(
+        resource=resource,
+        user_okta_id="00uNotInThePortal01",
+        kind=Drift.Kind.UNAPPROVED,
+        source=reconciliation.SOURCE_RECONCILIATION,
+    )
+
+    sign_in(client, employee)
+    assert client.get("/drift/").status_code == 403
+    assert client.post(f"/drift/resources/{resource.pk}/enforcement/").status_code == 403
+    sign_in(client, admin)
+    page = client.get("/drift/").content.decode()
+    assert "00uNotInThePortal01 (not known to the portal)" in page
+    assert "In Okta without a grant" in page
+
+    bad = client.post(f"/drift/resources/{resource.pk}/enforcement/", {"enforcement": "loud"})
+    assert bad.status_code == 302
+    resource.refresh_from_db()
+    assert resource.enforcement == Resource.Enforcement.REPORT_ONLY
+    client.post(f"/drift/resources/{resource.pk}/enforcement/", {"enforcement": "enforce"})
+    resource.refresh_from_db()
+    assert resource.enforcement == Resource.Enforcement.ENFORCE
+    assert AuditEvent.objects.filter(action="resource.updated").count() == 1

@@ -104,7 +104,7 @@ def test_permanently_refused_removal_is_shown_and_retried(provisioning_worker, c
     assert grant.operations.filter(status=OktaOperation.Status.FAILED).count() == 1
 
 
-def test_app_kept_through_a_group_is_noted_when_the_grant_ends(provisioning_worker, okta_settings):
+def test_app_kept_through_group_is_noted(provisioning_worker, okta_settings):
     okta_org = okta_settings
     holder = okta_data.portal_user(okta_data.active_users(okta_org)[21])
     resource = app_resource(okta_org)
