@@ -4,28 +4,23 @@ An employee signs in through the Okta emulator and requests the resource. Their 
 in and approves in the inbox. A real Celery worker process applies the change in the emulator,
 and the employee's page shows it applied without a reload.
 
-The portal runs in pytest-django's live server. Its port is only known once it runs, so this
-module starts an emulator of its own whose portal client lists that port among its redirect
-URIs (the shared session emulator registers port 8000 only).
+The portal runs in pytest-django's live server, whose URLs the `portal_live_url` fixture
+registers with the session's emulator.
 
 With UPDATE_SCREENSHOTS=1 the test saves the catalog, request page and inbox under
 docs/screenshots/.
 """
 
-import os
 from pathlib import Path
 
 import pytest
-import yaml
-from django.core.cache import cache
 from playwright.sync_api import Page, expect, sync_playwright
 
 from access_requests import services
 from access_requests.models import Resource
-from access_requests.tests.conftest import REPO, Worker
 from accounts import sync
-from okta_emulator.testing import start_emulator
 from portal import okta_api
+from tests_support.browser import CHROMIUM, CHROMIUM_ARGS, screenshot_path
 from tests_support.fixtures import point_settings_at
 from tests_support.oidc import DEMO_PASSWORD, EMPLOYEE, MANAGER
 
@@ -37,19 +32,6 @@ pytestmark = [
     pytest.mark.timeout(300),
 ]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
-DEMO_ORG = REPO / "okta_emulator" / "orgs" / "demo.yaml"
-SCREENSHOTS = REPO / "docs" / "screenshots"
-PORTAL_CLIENT_ID = "0oaportaldemo0000001"
-
 # Neither the employee nor anyone in the demo org's seed has these yet.
 GROUP_NAME = "Design Tools"
 APP_NAME = "Workday"
@@ -58,39 +40,12 @@ APP_NAME = "Workday"
 APPLIED_TIMEOUT_MS = 60_000
 
 
-def seed_with_portal_at(live_server_url: str, directory: Path) -> Path:
-    """Write the demo org with the live server's URLs added to the portal client."""
-    org = yaml.safe_load(DEMO_ORG.read_text())
-    port = live_server_url.rsplit(":", 1)[1]
-    client = next(c for c in org["oidc_clients"] if c["client_id"] == PORTAL_CLIENT_ID)
-    for host in ("localhost", "127.0.0.1"):
-        client["redirect_uris"].append(f"http://{host}:{port}/oidc/callback/")
-        client["post_logout_redirect_uris"].append(f"http://{host}:{port}/")
-    path = directory / "org.yaml"
-    path.write_text(yaml.safe_dump(org, sort_keys=False))
-    return path
-
-
-@pytest.fixture(scope="module")
-def browser_emulator(live_server, tmp_path_factory):
-    directory = tmp_path_factory.mktemp("browser_emulator")
-    emulator = start_emulator(directory, seed_with_portal_at(live_server.url, directory))
-    yield emulator
-    emulator.stop()
-
-
 @pytest.fixture
-def portal(browser_emulator, settings, monkeypatch, worker_queue, tmp_path, live_server):
-    """The live portal pointed at the emulator, its directory and catalog synced, and a worker
-    process consuming this test's queue."""
-    # Playwright's sync API runs an event loop in this thread; the ORM calls below are still
-    # synchronous and safe.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    browser_emulator.reset()
-    point_settings_at(settings, browser_emulator)
+def portal(okta_settings, settings, portal_live_url, provisioning_worker) -> str:
+    """Return the live portal's URL, with sign-in pointed at the emulator, the directory and
+    catalog synced, and a worker process consuming this test's queue."""
+    point_settings_at(settings, okta_settings)
     okta_api.get_client.cache_clear()
-    cache.clear()
-
     sync.sync_users()
     services.sync_catalog()
     Resource.objects.filter(name__in=[GROUP_NAME, APP_NAME]).update(
@@ -99,17 +54,15 @@ def portal(browser_emulator, settings, monkeypatch, worker_queue, tmp_path, live
         justification_required=True,
         max_duration_days=90,
     )
-
-    worker = Worker(browser_emulator, worker_queue, tmp_path, concurrency=1, environment={})
-    worker.start()
-    yield live_server.url
-    worker.stop()
-    print(worker.logs()[-20000:])
-    okta_api.get_client.cache_clear()
+    return portal_live_url
 
 
 @pytest.fixture
-def chromium():
+def chromium(django_db_setup, monkeypatch):
+    """Yield a headless Chromium; each persona opens a context of its own in it."""
+    # Playwright's sync API runs an event loop in this thread, which Django would take for
+    # async code; the ORM calls in these tests stay synchronous.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
@@ -130,48 +83,48 @@ def signed_in_page(chromium, portal_url: str, login: str, start: str) -> Page:
     return page
 
 
-def screenshot(page: Page, name: str) -> None:
-    if os.environ.get("UPDATE_SCREENSHOTS") == "1":
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+def screenshot(page: Page, name: str, screenshot_dir: Path) -> None:
+    """Save a full-page screenshot to docs/screenshots/ with UPDATE_SCREENSHOTS=1, else to
+    `screenshot_dir`, so normal runs leave the git tree clean."""
+    page.screenshot(path=str(screenshot_path(f"{name}.png", screenshot_dir)), full_page=True)
 
 
-def request_through_catalog(page: Page, name: str, *, take_screenshots: bool) -> None:
+def request_through_catalog(page: Page, name: str, *, screenshot_dir: Path | None) -> None:
     term = name.split()[0]
     page.get_by_label("Search by name or description").fill(term)
     results = page.locator("#catalog-results")
     # The count line changes when htmx has swapped in the filtered results.
     expect(results.get_by_role("status")).to_contain_text(f"for “{term}”")
     expect(results.get_by_role("link", name=name, exact=True)).to_be_visible()
-    if take_screenshots:
-        screenshot(page, "catalog")
+    if screenshot_dir:
+        screenshot(page, "catalog", screenshot_dir)
     results.get_by_role("link", name=name, exact=True).click()
 
     expect(page.get_by_role("heading", level=1)).to_have_text(name)
     page.get_by_label("Justification (required)").fill("I take over the design reviews.")
     page.get_by_label("30 days").check()
-    if take_screenshots:
-        screenshot(page, "request")
+    if screenshot_dir:
+        screenshot(page, "request", screenshot_dir)
     page.get_by_role("button", name="Request access").click()
     expect(page.locator("[data-progress]")).to_have_attribute("data-progress", "waiting")
 
 
-def approve_in_inbox(page: Page, resource_name: str, *, take_screenshots: bool) -> None:
+def approve_in_inbox(page: Page, resource_name: str, *, screenshot_dir: Path | None) -> None:
     card = page.locator("article", has_text=f"asks for {resource_name}")
     expect(card).to_be_visible()
     expect(card).to_contain_text("Engineering")
-    if take_screenshots:
-        screenshot(page, "inbox")
+    if screenshot_dir:
+        screenshot(page, "inbox", screenshot_dir)
     card.get_by_role("button", name="Approve", exact=True).click()
     expect(card).to_contain_text("You approved this request.")
 
 
-def run_flow(chromium, portal_url, resource_name: str, *, take_screenshots: bool) -> None:
+def run_flow(chromium, portal_url, resource_name: str, *, screenshot_dir: Path | None) -> None:
     employee = signed_in_page(chromium, portal_url, EMPLOYEE, "/catalog/")
-    request_through_catalog(employee, resource_name, take_screenshots=take_screenshots)
+    request_through_catalog(employee, resource_name, screenshot_dir=screenshot_dir)
 
     manager = signed_in_page(chromium, portal_url, MANAGER, "/inbox/")
-    approve_in_inbox(manager, resource_name, take_screenshots=take_screenshots)
+    approve_in_inbox(manager, resource_name, screenshot_dir=screenshot_dir)
 
     # The employee's request page polls its status; no reload happens here.
     expect(employee.locator("[data-progress]")).to_have_attribute(
@@ -187,22 +140,22 @@ def okta_user_id(emulator, login: str) -> str:
     return response.json()["id"]
 
 
-def test_group_request_applied_end_to_end(portal, browser_emulator, chromium):
+def test_group_request_applied_end_to_end(portal, okta_org, chromium, tmp_path):
     group = Resource.objects.get(name=GROUP_NAME)
-    employee_id = okta_user_id(browser_emulator, EMPLOYEE)
+    employee_id = okta_user_id(okta_org, EMPLOYEE)
 
-    run_flow(chromium, portal, GROUP_NAME, take_screenshots=True)
+    run_flow(chromium, portal, GROUP_NAME, screenshot_dir=tmp_path)
 
-    members = browser_emulator.request("GET", f"/api/v1/groups/{group.okta_id}/users")
+    members = okta_org.request("GET", f"/api/v1/groups/{group.okta_id}/users")
     assert members.status == 200
     assert employee_id in [member["id"] for member in members.json()]
 
 
-def test_app_request_applied_end_to_end(portal, browser_emulator, chromium):
+def test_app_request_applied_end_to_end(portal, okta_org, chromium):
     app = Resource.objects.get(name=APP_NAME)
-    employee_id = okta_user_id(browser_emulator, EMPLOYEE)
+    employee_id = okta_user_id(okta_org, EMPLOYEE)
 
-    run_flow(chromium, portal, APP_NAME, take_screenshots=False)
+    run_flow(chromium, portal, APP_NAME, screenshot_dir=None)
 
-    assignment = browser_emulator.request("GET", f"/api/v1/apps/{app.okta_id}/users/{employee_id}")
+    assignment = okta_org.request("GET", f"/api/v1/apps/{app.okta_id}/users/{employee_id}")
     assert assignment.status == 200, assignment
