@@ -78,8 +78,10 @@ def parse_delivery(body: object) -> list[HookEvent]:
     return parsed
 
 
-def store_delivery(events: list[HookEvent]) -> int:
+def store_delivery(events: list[HookEvent], *, http_request=None) -> int:
     """Store the events not seen before and queue their application; return how many are new."""
+    from audit.services import record_event
+
     with transaction.atomic():
         known = set(
             HookEvent.objects.filter(uuid__in=[event.uuid for event in events]).values_list(
@@ -89,6 +91,16 @@ def store_delivery(events: list[HookEvent]) -> int:
         new = [event for event in events if event.uuid not in known]
         # ignore_conflicts: a duplicate delivered at the same moment by a second web process.
         HookEvent.objects.bulk_create(new, ignore_conflicts=True)
+        record_event(
+            "hook.received",
+            actor=None,
+            payload={
+                "events": len(events),
+                "new": [event.uuid for event in new],
+                "duplicates": sorted(known),
+            },
+            http_request=http_request,
+        )
         if new:
             transaction.on_commit(send_apply_task)
     return len(new)

@@ -185,3 +185,26 @@ def test_emulator_delivery_stored_and_applied_once(hook_org, live_server):
     assert event_hooks.apply_pending_events() == 0
     drift = Drift.objects.get()
     assert (drift.resource, drift.user, drift.kind) == (resource, user, Drift.Kind.UNAPPROVED)
+
+
+def test_duplicate_delivery_stored_once(client, db, hook_settings):
+    from audit.models import AuditEvent
+
+    event = {
+        "uuid": "a1b2c3",
+        "published": "2026-01-05T10:00:00.000Z",
+        "eventType": "group.user_membership.add",
+        "target": [
+            {"id": "00uSomeone", "type": "User"},
+            {"id": "00gSomething", "type": "UserGroup"},
+        ],
+    }
+
+    assert post(client, delivery(event)).json() == {"received": 1, "new": 1}
+    assert post(client, delivery(event)).json() == {"received": 1, "new": 0}
+
+    assert HookEvent.objects.count() == 1
+    assert event_hooks.apply_pending_events() == 1
+    assert event_hooks.apply_pending_events() == 0
+    received = AuditEvent.objects.filter(action="hook.received").order_by("sequence")
+    assert [e.payload["duplicates"] for e in received] == [[], ["a1b2c3"]]

@@ -56,5 +56,5 @@ def okta_event_hook(request: HttpRequest) -> HttpResponse:
     except event_hooks.InvalidDelivery as error:
         # A 4xx: Okta does not retry it, which is right for a body that will never parse.
         return _error(400, str(error))
-    stored = event_hooks.store_delivery(events)
+    stored = event_hooks.store_delivery(events, http_request=request)
     return JsonResponse({"received": len(events), "new": stored})
