@@ -8,7 +8,13 @@ from django.utils import timezone
 from access_requests.models import Resource
 from audit.actions import ACTIONS, OUTCOMES
 from audit.models import AuditEvent
-from audit.queries import search_text_condition, sequence_range_for_dates
+from audit.queries import (
+    Page,
+    keyset_page,
+    search_text_condition,
+    sequence_range_for_dates,
+    within,
+)
 
 User = get_user_model()
 
@@ -63,8 +69,11 @@ class EventFilterForm(forms.Form):
             raise forms.ValidationError(f"No user has the login or Okta id “{text}”.")
         return user
 
-    def filter(self, events: QuerySet[AuditEvent]) -> QuerySet[AuditEvent]:
-        """Apply the valid filters to `events` (call after is_valid())."""
+    def filter(self, events: QuerySet[AuditEvent], *, dates: bool = True) -> QuerySet[AuditEvent]:
+        """Apply the valid filters to `events` (call after is_valid()).
+
+        With dates=False the date range is left out, for page() to merge with its cursor.
+        """
         data = self.cleaned_data
         events = _filter_people(events, data.get("actor"), data.get("subject"))
 
@@ -76,7 +85,27 @@ class EventFilterForm(forms.Form):
             events = events.filter(outcome=data["outcome"])
         if data.get("q"):
             events = events.filter(search_text_condition(data["q"]))
-        return _filter_days(events, data.get("since"), data.get("until"))
+        if dates:
+            events = within(events, *self.sequence_bounds())
+        return events
+
+    def page(self, events: QuerySet[AuditEvent]) -> Page:
+        """Return the page of filtered events that the cursor fields select."""
+        lowest, highest = self.sequence_bounds()
+        return keyset_page(
+            self.filter(events, dates=False),
+            older_than=self.cleaned_data.get("older_than"),
+            newer_than=self.cleaned_data.get("newer_than"),
+            lowest=lowest,
+            highest=highest,
+        )
+
+    def sequence_bounds(self) -> tuple[int | None, int | None]:
+        """Return the first and last sequence numbers of the date range (None: open end)."""
+        if not hasattr(self, "_sequence_bounds"):
+            since, until = self.cleaned_data.get("since"), self.cleaned_data.get("until")
+            self._sequence_bounds = _sequence_bounds(since, until)
+        return self._sequence_bounds
 
     def query_without_cursor(self) -> str:
         """Return the filters as a query string, for the paging and export links."""
@@ -114,18 +143,13 @@ def _filter_action(events, action: str):
     return events.filter(action=action)
 
 
-def _filter_days(events, since: datetime.date | None, until: datetime.date | None):
+def _sequence_bounds(since: datetime.date | None, until: datetime.date | None):
     if since is None and until is None:
-        return events
+        return None, None
     zone = timezone.get_current_timezone()
     start = _start_of_day(since, zone) if since else None
     end = _start_of_day(until + datetime.timedelta(days=1), zone) if until else None
-    first, last = sequence_range_for_dates(start, end)
-    if first is not None:
-        events = events.filter(sequence__gte=first)
-    if last is not None:
-        events = events.filter(sequence__lte=last)
-    return events
+    return sequence_range_for_dates(start, end)
 
 
 def _start_of_day(day: datetime.date, zone) -> datetime.datetime:

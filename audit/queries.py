@@ -67,35 +67,71 @@ def sequence_range_for_dates(
     return first, last
 
 
+def within(events: QuerySet[AuditEvent], lowest: int | None, highest: int | None):
+    """Return `events` restricted to sequence numbers from `lowest` to `highest` inclusive."""
+    if lowest is not None:
+        events = events.filter(sequence__gte=lowest)
+    if highest is not None:
+        events = events.filter(sequence__lte=highest)
+    return events
+
+
 def keyset_page(
     events: QuerySet[AuditEvent],
     *,
     older_than: int | None = None,
     newer_than: int | None = None,
+    lowest: int | None = None,
+    highest: int | None = None,
     size: int = PAGE_SIZE,
 ) -> Page:
-    """Return one page of events, newest first, after or before a sequence number.
+    """Return one page of events, newest first, before `older_than` or after `newer_than`.
 
     Each page is one index range scan of `size + 1` rows, whatever its depth, because the
-    cursor is a sequence number rather than an offset.
+    cursor is a sequence number rather than an offset. `lowest` and `highest` (inclusive)
+    restrict the whole list, as a date range does. They are merged with the cursor into one
+    bound per side, because SQLite uses only one upper and one lower bound of a column for
+    its index range and would scan the rows between two upper bounds one by one.
     """
+    upper = _tighter(older_than, None if highest is None else highest + 1, min)
+    lower = _tighter(newer_than, None if lowest is None else lowest - 1, max)
     if newer_than is not None:
-        rows = list(events.filter(sequence__gt=newer_than).order_by("sequence")[: size + 1])
-        has_more_newer = len(rows) > size
-        rows = list(reversed(rows[:size]))
-        return Page(
-            events=rows,
-            older_than=rows[-1].sequence if rows else None,
-            newer_than=rows[0].sequence if rows and has_more_newer else None,
-        )
+        return _page_after(events, lower, upper, size)
+    return _page_before(events, lower, upper, size, paged=older_than is not None)
 
-    if older_than is not None:
-        events = events.filter(sequence__lt=older_than)
-    rows = list(events.order_by("-sequence")[: size + 1])
+
+def _tighter(first: int | None, second: int | None, pick) -> int | None:
+    if first is None or second is None:
+        return second if first is None else first
+    return pick(first, second)
+
+
+def _bounded(events, lower: int | None, upper: int | None):
+    """Restrict to lower < sequence < upper (exclusive bounds, None for none)."""
+    if lower is not None:
+        events = events.filter(sequence__gt=lower)
+    if upper is not None:
+        events = events.filter(sequence__lt=upper)
+    return events
+
+
+def _page_before(events, lower, upper, size, *, paged: bool) -> Page:
+    rows = list(_bounded(events, lower, upper).order_by("-sequence")[: size + 1])
     has_more_older = len(rows) > size
     rows = rows[:size]
     return Page(
         events=rows,
         older_than=rows[-1].sequence if rows and has_more_older else None,
-        newer_than=rows[0].sequence if rows and older_than is not None else None,
+        newer_than=rows[0].sequence if rows and paged else None,
+    )
+
+
+def _page_after(events, lower, upper, size) -> Page:
+    rows = list(_bounded(events, lower, upper).order_by("sequence")[: size + 1])
+    has_more_newer = len(rows) > size
+    rows = list(reversed(rows[:size]))
+    return Page(
+        events=rows,
+        older_than=rows[-1].sequence if rows else None,
+        newer_than=rows[0].sequence if rows and has_more_newer else None,
     )

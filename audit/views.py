@@ -85,12 +85,7 @@ def event_list(request: HttpRequest) -> HttpResponse:
     form = EventFilterForm(request.GET)
     page = None
     if form.is_valid():
-        events = form.filter(visible_events(request.user)).select_related("subject_user")
-        page = keyset_page(
-            events,
-            older_than=form.cleaned_data.get("older_than"),
-            newer_than=form.cleaned_data.get("newer_than"),
-        )
+        page = form.page(visible_events(request.user).select_related("subject_user"))
     status = 200 if form.is_valid() else 400
     context = {
         "form": form,

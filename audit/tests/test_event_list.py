@@ -208,3 +208,28 @@ def test_list_query_count_is_constant(client, personas, resource, persona):
         record_at(None, "request.submitted", actor=subject, subject_user=subject, resource=resource)
     assert count_queries(client, url) == few
     assert few <= 6
+
+
+def test_date_range_pages_both_ways(admin_client):
+    start = datetime.datetime(2026, 5, 1, tzinfo=UTC)
+    # One event every 30 minutes for four days: 96 events on 2 and 3 May, two pages of 50.
+    events = [
+        record_at(start + datetime.timedelta(minutes=30 * number), "user.synced")
+        for number in range(4 * 48)
+    ]
+    in_range = [event.sequence for event in events if event.created_at.day in (2, 3)]
+    params = {"since": "2026-05-02", "until": "2026-05-03"}
+
+    first = admin_client.get(reverse("audit:events"), params).context["page"]
+    older = admin_client.get(
+        reverse("audit:events"), {**params, "older_than": first.older_than}
+    ).context["page"]
+    back = admin_client.get(
+        reverse("audit:events"), {**params, "newer_than": older.newer_than}
+    ).context["page"]
+
+    listed_sequences = [e.sequence for e in first.events] + [e.sequence for e in older.events]
+    assert listed_sequences == sorted(in_range, reverse=True)
+    assert older.older_than is None
+    assert [e.sequence for e in back.events] == [e.sequence for e in first.events]
+    assert back.newer_than is None
