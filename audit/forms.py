@@ -6,7 +6,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from access_requests.models import Resource
-from audit.actions import ACTIONS, OUTCOMES
+from audit.actions import ACTIONS, OUTCOMES, area_of
 from audit.models import AuditEvent
 from audit.queries import (
     Page,
@@ -19,7 +19,7 @@ from audit.queries import (
 User = get_user_model()
 
 ACTION_CHOICES = [("", "Any action")] + [
-    *[(f"{area}.*", f"{area}.* (all)") for area in sorted({a.split(".")[0] for a in ACTIONS})],
+    *[(f"{area}.*", f"{area}.* (all)") for area in sorted({area_of(code) for code in ACTIONS})],
     *[(action, action) for action in ACTIONS],
 ]
 

@@ -8,7 +8,7 @@ them, and on PostgreSQL a trigger (migration 0002) refuses UPDATE and DELETE fro
 from django.conf import settings
 from django.db import models
 
-from audit.hashing import compute_hash
+from audit.hashing import HASHED_FIELDS, compute_hash
 
 
 class AppendOnlyError(Exception):
@@ -107,20 +107,11 @@ class AuditEvent(models.Model):
         )
 
     def hashed_fields(self) -> dict:
-        from audit.hashing import HASHED_FIELDS
-
         return {name: getattr(self, name) for name in HASHED_FIELDS}
 
     def compute_hash(self) -> str:
+        """Return the hash of the event's current content, as hashing.py defines it."""
         return compute_hash(self.hashed_fields())
-
-    @property
-    def justification(self) -> str:
-        return str(self.payload.get("justification", "")) if isinstance(self.payload, dict) else ""
-
-    @property
-    def comment(self) -> str:
-        return str(self.payload.get("comment", "")) if isinstance(self.payload, dict) else ""
 
 
 class AuditChainHead(models.Model):
