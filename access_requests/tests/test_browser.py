@@ -38,6 +38,8 @@ APP_NAME = "Workday"
 
 # The worker polls the broker and the page polls every 3 s; both finish well within this.
 APPLIED_TIMEOUT_MS = 60_000
+# The request page's polling interval (hx-trigger="every 3s").
+POLL_INTERVAL_MS = 3_000
 
 
 @pytest.fixture
@@ -127,11 +129,20 @@ def run_flow(chromium, portal_url, resource_name: str, *, screenshot_dir: Path |
     approve_in_inbox(manager, resource_name, screenshot_dir=screenshot_dir)
 
     # The employee's request page polls its status; no reload happens here.
+    polls = []
+    employee.on(
+        "request", lambda request: polls.append(request.url) if "/status/" in request.url else None
+    )
     expect(employee.locator("[data-progress]")).to_have_attribute(
         "data-progress", "applied", timeout=APPLIED_TIMEOUT_MS
     )
     expect(employee.locator("#request-status")).to_contain_text("Applied in Okta")
-    expect(employee.locator("#request-status")).not_to_have_attribute("hx-trigger", "every 3s")
+    assert polls, "the status was never polled"
+
+    # A settled status stops the polling: no request goes out for longer than one interval.
+    polls_when_applied = len(polls)
+    employee.wait_for_timeout(POLL_INTERVAL_MS + 1500)
+    assert len(polls) == polls_when_applied
 
 
 def okta_user_id(emulator, login: str) -> str:

@@ -2,6 +2,7 @@
 live status, inline decisions, bulk approve, failed grants and retry."""
 
 import datetime
+import re
 
 import pytest
 from django.urls import reverse
@@ -9,6 +10,7 @@ from django.utils import timezone
 
 from access_requests.models import AccessRequest, ApprovalStep, Grant, OktaOperation
 from access_requests.tests.personas import build_cast, make_resource, sign_in, submit
+from access_requests.views.requests import STOP_POLLING
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
@@ -219,10 +221,28 @@ def test_my_requests_polls_while_pending(client, cast):
     content = client.get(reverse("access_requests:my_requests")).content.decode()
 
     assert 'hx-trigger="every 5s"' in content
+    assert 'aria-live="polite"' in content
     assert "Waiting for approval" in content
 
 
-def test_status_stops_polling_once_applied(client, cast):
+def test_my_requests_poll_without_change(client, cast):
+    sign_in(client, cast.requester)
+    url = reverse("access_requests:my_requests")
+    poll = {**HTMX, "HTTP_HX_TARGET": "my-requests"}
+    page = client.get(url).content.decode()
+    seen = re.search(r'id="my-requests-seen" name="seen" value="([^"]*)"', page).group(1)
+
+    unchanged = client.get(url, {"seen": seen}, **poll)
+    changed = client.get(url, {"seen": "outdated"}, **poll)
+
+    assert f"{cast.access_request.pk}:waiting" in seen
+    assert unchanged.status_code == 204
+    assert changed.status_code == 200
+    assert f'value="{seen}"' in changed.content.decode()
+    assert "<html" not in changed.content.decode()
+
+
+def apply_request(cast):
     Grant.objects.create(
         user=cast.requester,
         resource=cast.resource,
@@ -232,23 +252,52 @@ def test_status_stops_polling_once_applied(client, cast):
     AccessRequest.objects.filter(pk=cast.access_request.pk).update(
         status=AccessRequest.Status.APPROVED
     )
+
+
+def status_url(cast):
+    return reverse("access_requests:request_status", args=[cast.access_request.pk])
+
+
+def test_status_poll_stops_once_applied(client, cast):
+    apply_request(cast)
     sign_in(client, cast.requester)
 
-    url = reverse("access_requests:request_status", args=[cast.access_request.pk])
-    content = client.get(url, **HTMX).content.decode()
+    response = client.get(status_url(cast), {"seen": "applying"}, **HTMX)
 
-    assert 'data-progress="applied"' in content
-    assert "hx-trigger" not in content
+    assert response.status_code == STOP_POLLING
+    assert 'data-progress="applied"' in response.content.decode()
+
+
+def test_status_poll_while_pending(client, cast):
+    sign_in(client, cast.requester)
+
+    unchanged = client.get(status_url(cast), {"seen": "waiting"}, **HTMX)
+    first = client.get(status_url(cast), **HTMX)
+
+    assert unchanged.status_code == 204
+    assert first.status_code == 200
+    assert 'data-progress="waiting"' in first.content.decode()
+
+
+def test_request_page_polls_while_pending(client, cast):
+    sign_in(client, cast.requester)
+    url = reverse("access_requests:request_detail", args=[cast.access_request.pk])
+
+    content = client.get(url).content.decode()
+
+    assert 'hx-trigger="every 3s"' in content
     assert 'aria-live="polite"' in content
 
 
-def test_status_polls_while_pending(client, cast):
+def test_request_page_settled_has_no_poll(client, cast):
+    apply_request(cast)
     sign_in(client, cast.requester)
+    url = reverse("access_requests:request_detail", args=[cast.access_request.pk])
 
-    url = reverse("access_requests:request_status", args=[cast.access_request.pk])
-    content = client.get(url, **HTMX).content.decode()
+    content = client.get(url).content.decode()
 
-    assert 'hx-trigger="every 3s"' in content
+    assert "Applied in Okta" in content
+    assert "hx-trigger" not in content
 
 
 def test_cancel_while_pending(client, cast):

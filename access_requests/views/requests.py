@@ -16,6 +16,9 @@ from access_requests.views.progress import progress_of, request_grant
 
 REQUESTS_PER_PAGE = 25
 
+# htmx stops polling when a poll gets this status, and still swaps in the content.
+STOP_POLLING = 286
+
 
 @login_required
 @require_safe
@@ -23,15 +26,14 @@ def my_requests(request: HttpRequest) -> HttpResponse:
     paginator = Paginator(selectors.my_requests(request.user), REQUESTS_PER_PAGE)
     page = paginator.get_page(page_number(request))
     rows = [(access_request, progress_of(access_request)) for access_request in page]
-    context = {
-        "page": page,
-        "rows": rows,
-        # One poll refreshes the whole table while any row on it can still change by itself.
-        "moving": any(progress.moving for _, progress in rows),
-    }
-    if request.htmx and request.htmx.target == "my-requests":
-        return render(request, "access_requests/partials/my_requests_table.html", context)
-    return render(request, "access_requests/my_requests.html", context)
+    moving = any(progress.moving for _, progress in rows)
+    seen = ",".join(f"{access_request.pk}:{progress.code}" for access_request, progress in rows)
+    context = {"page": page, "rows": rows, "moving": moving, "seen": seen}
+    if not (request.htmx and request.htmx.target == "my-requests"):
+        return render(request, "access_requests/my_requests.html", context)
+    return _poll_response(
+        request, "access_requests/partials/my_requests_table.html", context, seen, moving
+    )
 
 
 @login_required
@@ -48,7 +50,24 @@ def request_status(request: HttpRequest, pk: int) -> HttpResponse:
     """Render the live status block of one request, which htmx polls while it can change."""
     access_request = get_object_or_404(selectors.visible_requests(request.user), pk=pk)
     context = _status_context(request, access_request)
-    return render(request, "access_requests/partials/request_status.html", context)
+    progress = context["progress"]
+    if not request.htmx:
+        return render(request, "access_requests/partials/request_status.html", context)
+    return _poll_response(
+        request,
+        "access_requests/partials/request_status.html",
+        context,
+        progress.code,
+        progress.moving,
+    )
+
+
+def _poll_response(request, template: str, context: dict, state: str, moving: bool):
+    """Return the response to an htmx poll: 204 (nothing to swap) when the page already shows
+    `state`, else the new content, with STOP_POLLING once nothing on it can change by itself."""
+    if request.GET.get("seen") == state:
+        return HttpResponse(status=204)
+    return render(request, template, context, status=200 if moving else STOP_POLLING)
 
 
 def _status_context(request: HttpRequest, access_request) -> dict:
@@ -65,6 +84,9 @@ def _status_context(request: HttpRequest, access_request) -> dict:
         "show_failure": grant is not None and (is_requester or user.is_admin),
         "can_cancel": is_requester and access_request.is_open,
         "can_retry": grant is not None and user.is_admin and grant.status == Grant.Status.FAILED,
+        "holds_active_grant": (
+            grant is not None and grant.user_id == user.pk and grant.status == Grant.Status.ACTIVE
+        ),
     }
 
 
