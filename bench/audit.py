@@ -12,9 +12,9 @@ with the same canonical hashes), then, signed in as an admin through Django's te
     .venv/bin/python bench/audit.py                     # SQLite file var/bench-audit.sqlite3
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_audit .venv/bin/python bench/audit.py
 
-Options: --events N (default 1,000,000), --repeat N (timed requests per page, default 5),
---keep (reuse a filled database), --skip-export, --skip-verify. The PostgreSQL database must
-exist; its tables are created and emptied.
+Options: --events N (default 1,000,000), --repeat N (timed requests per page, default 5;
+page 1 and the deep page alternate), --keep (reuse a filled database), --skip-export,
+--skip-verify. The PostgreSQL database must exist; its tables are created and emptied.
 """
 
 import argparse
@@ -229,15 +229,21 @@ def _insert(batch: list[dict]) -> None:
             )
 
 
-def timed(function, repeat: int) -> float:
-    """Return the median wall time of `function()` in milliseconds, after one warm-up call."""
-    function()
-    samples = []
+def timed_pair(first, second, repeat: int) -> tuple[float, float]:
+    """Return the median wall times of `first()` and `second()` in milliseconds.
+
+    The calls alternate, after one warm-up call each, so that both see the same load from
+    other processes on the machine.
+    """
+    first()
+    second()
+    samples = ([], [])
     for _ in range(repeat):
-        started = time.perf_counter()
-        function()
-        samples.append((time.perf_counter() - started) * 1000)
-    return statistics.median(samples)
+        for function, times in zip((first, second), samples, strict=True):
+            started = time.perf_counter()
+            function()
+            times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(samples[0]), statistics.median(samples[1])
 
 
 def cursor_for_page(filters: dict, page: int) -> int | None:
@@ -292,13 +298,22 @@ def measure_pages(client, scenarios: dict, repeat: int) -> list[dict]:
             assert response.status_code == 200, response.status_code
             return response
 
-        first_ms = timed(lambda filters=filters: fetch(filters), repeat)
         deep_params = {**filters, **({"older_than": cursor} if cursor else {})}
-        deep_ms = timed(lambda params=deep_params: fetch(params), repeat)
-        keyset_first = timed(lambda filters=filters: keyset_query(filters, None), repeat)
-        keyset_deep = timed(lambda filters=filters, c=cursor: keyset_query(filters, c), repeat)
-        offset_first = timed(lambda filters=filters: offset_page(filters, 1), repeat)
-        offset_deep = timed(lambda filters=filters, deep=deep: offset_page(filters, deep), repeat)
+        first_ms, deep_ms = timed_pair(
+            lambda filters=filters: fetch(filters),
+            lambda params=deep_params: fetch(params),
+            repeat,
+        )
+        keyset_first, keyset_deep = timed_pair(
+            lambda filters=filters: keyset_query(filters, None),
+            lambda filters=filters, c=cursor: keyset_query(filters, c),
+            repeat,
+        )
+        offset_first, offset_deep = timed_pair(
+            lambda filters=filters: offset_page(filters, 1),
+            lambda filters=filters, deep=deep: offset_page(filters, deep),
+            repeat,
+        )
         result = {
             "scenario": name,
             "matching": matching,
