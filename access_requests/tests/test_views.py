@@ -400,6 +400,16 @@ def test_deny_needs_comment(client, cast):
     assert cast.manager_step.status == ApprovalStep.Status.WAITING
 
 
+def test_decision_missing_is_explained(client, cast):
+    sign_in(client, cast.manager)
+
+    response = client.post(decide_url(cast.manager_step), {"comment": "Fine."}, **HTMX)
+
+    cast.manager_step.refresh_from_db()
+    assert "Choose approve or deny." in response.content.decode()
+    assert cast.manager_step.status == ApprovalStep.Status.WAITING
+
+
 def test_deny_with_comment(client, cast):
     sign_in(client, cast.manager)
 
