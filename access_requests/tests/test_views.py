@@ -484,6 +484,15 @@ def test_bulk_approve_without_selection(client, cast):
     assert "Select at least one request" in response.content.decode()
 
 
+def test_every_page_links_the_catalog(client, cast):
+    sign_in(client, cast.outsider)
+
+    for url in ["/", reverse("access_requests:catalog"), reverse("accounts:profile")]:
+        content = client.get(url).content.decode()
+        assert f'href="{reverse("access_requests:catalog")}"' in content, url
+        assert f'href="{reverse("access_requests:inbox")}"' in content, url
+
+
 def test_every_form_has_csrf_token(client, cast):
     sign_in(client, cast.manager)
     pages = [
