@@ -62,28 +62,6 @@ WORDS = (
     "ledger audit quarterly close reporting migration oncall incident payroll budget review "
     "customer support escalation release deploy analytics warehouse backup restore training"
 ).split()
-COLUMNS = (
-    "sequence",
-    "created_at",
-    "actor_id",
-    "actor_label",
-    "action",
-    "outcome",
-    "target_type",
-    "target_id",
-    "target_label",
-    "subject_user_id",
-    "resource_okta_id",
-    "resource_name",
-    "access_request_id",
-    "grant_id",
-    "payload",
-    "okta_request_id",
-    "ip",
-    "user_agent",
-    "prev_hash",
-    "hash",
-)
 
 
 def configure() -> None:
@@ -129,7 +107,7 @@ def create_users() -> tuple[list, object]:
 
 
 def generate_events(count: int, users: list):
-    """Yield event rows in chain order, with their hashes, as tuples in COLUMNS order."""
+    """Yield event rows in chain order as dicts of column values, hashes included."""
     from audit.hashing import GENESIS_HASH, compute_hash
 
     rng = random.Random(7)
@@ -211,20 +189,23 @@ def fill(count: int, users: list) -> float:
 def _insert(batch: list[dict]) -> None:
     from django.db import connection, transaction
 
+    from audit.hashing import HASHED_FIELDS
+
+    columns = (*HASHED_FIELDS, "hash")
     rows = [
-        tuple(json.dumps(row[name]) if name == "payload" else row[name] for name in COLUMNS)
+        tuple(json.dumps(row[name]) if name == "payload" else row[name] for name in columns)
         for row in batch
     ]
     with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            copy_sql = f"COPY audit_auditevent ({', '.join(COLUMNS)}) FROM STDIN"
+            copy_sql = f"COPY audit_auditevent ({', '.join(columns)}) FROM STDIN"
             with cursor.cursor.copy(copy_sql) as copy:
                 for row in rows:
                     copy.write_row(row)
         else:
-            placeholders = ", ".join(["%s"] * len(COLUMNS))
+            placeholders = ", ".join(["%s"] * len(columns))
             cursor.executemany(
-                f"INSERT INTO audit_auditevent ({', '.join(COLUMNS)}) VALUES ({placeholders})",
+                f"INSERT INTO audit_auditevent ({', '.join(columns)}) VALUES ({placeholders})",
                 rows,
             )
 
