@@ -6,6 +6,7 @@ see; an event or timeline outside that scope is a 404. Reports and the dashboard
 """
 
 import functools
+import itertools
 import json
 
 from django.contrib.auth import get_user_model
@@ -219,13 +220,18 @@ def _report_response(request, form, title, rows, columns, file_format, filename)
         return streaming_export(
             rows, columns, file_format=_export_format(file_format), filename=filename
         )
-    shown = []
-    for row in rows:
-        if len(shown) == REPORT_PAGE_ROWS:
-            break
-        shown.append([row.get(column) for column in columns])
+    # One row more than the page shows tells whether the exports have more.
+    first_rows = [
+        [row.get(column) for column in columns]
+        for row in itertools.islice(rows, REPORT_PAGE_ROWS + 1)
+    ]
     return _report_page(
-        request, form, title, rows=shown, columns=columns, truncated=len(shown) == REPORT_PAGE_ROWS
+        request,
+        form,
+        title,
+        rows=first_rows[:REPORT_PAGE_ROWS],
+        columns=columns,
+        truncated=len(first_rows) > REPORT_PAGE_ROWS,
     )
 
 
