@@ -11,12 +11,35 @@ from tests_support.browser import screenshot_path
 
 User = get_user_model()
 
+# Demo org groups that neither persona of the screenshot is a member of.
+AWS_PRODUCTION_READ_ONLY = "00gt2BxT5PTSMnfxExxK"
+AWS_STAGING = "00gxPjc5lPG8RQLtlsm1"
+GROUP_IDS = (AWS_PRODUCTION_READ_ONLY, AWS_STAGING)
+
 
 @pytest.fixture
 def synced_directory(okta_settings, transactional_db):
-    # Before the browser starts: the facade runs its own event loop, which cannot start
-    # inside Playwright's.
+    """Load users and the catalog, and give the manager's landing page something to show.
+
+    It runs before the browser starts: the facade runs its own event loop, which cannot
+    start inside Playwright's.
+    """
+    from access_requests.models import Resource
+    from access_requests.services import submit_request, sync_catalog
+
     sync_users()
+    sync_catalog()
+    requestable = Resource.objects.filter(kind=Resource.Kind.GROUP, okta_id__in=GROUP_IDS)
+    requestable.update(
+        requestable=True, approval_policy=Resource.ApprovalPolicy.MANAGER, allow_no_end=True
+    )
+    for login, group_id in ((oidc.EMPLOYEE, AWS_PRODUCTION_READ_ONLY), (oidc.MANAGER, AWS_STAGING)):
+        submit_request(
+            User.objects.get(login=login),
+            Resource.objects.get(okta_id=group_id),
+            justification="Deploy and debug the staging environment.",
+            ends_at=None,
+        )
 
 
 @pytest.mark.slow
@@ -43,7 +66,13 @@ def test_browser_sign_in_and_sign_out(
 
     page.wait_for_url(f"{portal_live_url}/")
     assert page.locator("h1").inner_text() == "Welcome, Priya"
-    assert page.get_by_role("heading", name="Approvals waiting for me").is_visible()
+    waiting = page.locator("section[aria-labelledby=waiting-for-me]")
+    assert "Fatima Haddad" in waiting.inner_text()
+    assert "AWS Production ReadOnly" in waiting.inner_text()
+    assert (
+        "AWS Staging Developers"
+        in page.locator("section[aria-labelledby=open-requests]").inner_text()
+    )
     page.screenshot(path=str(screenshot_path("landing.png", tmp_path)), full_page=True)
     assert console_errors == []
 
