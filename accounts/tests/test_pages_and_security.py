@@ -244,3 +244,37 @@ def test_page_queries_do_not_grow(client, path):
     manager.save()
 
     assert count_queries(client, path) == few
+
+
+@pytest.mark.django_db
+def test_landing_queries_do_not_grow_with_requests(client):
+    from access_requests.models import Resource
+    from access_requests.services import submit_request
+
+    director = User.objects.create_user("00udirector", login="director@example.com")
+    manager = User.objects.create_user("00umanager", login="boss@example.com", manager=director)
+    client.force_login(manager)
+
+    def add_requests(first, last):
+        for number in range(first, last):
+            resource = Resource.objects.create(
+                kind=Resource.Kind.GROUP,
+                okta_id=f"00gres{number}",
+                name=f"Group {number}",
+                requestable=True,
+                approval_policy=Resource.ApprovalPolicy.MANAGER,
+                allow_no_end=True,
+            )
+            report = User.objects.create_user(
+                f"00ureport{number}", login=f"r{number}@example.com", manager=manager
+            )
+            submit_request(report, resource, justification="Needed for work.", ends_at=None)
+            submit_request(manager, resource, justification="Needed for work.", ends_at=None)
+
+    add_requests(0, 1)
+    few = count_queries(client, "/")
+    add_requests(1, 8)
+
+    assert count_queries(client, "/") == few
+    html = client.get("/", **HOST).content.decode()
+    assert html.count("r7@example.com") + html.count("Group 7") >= 2
