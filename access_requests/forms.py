@@ -12,6 +12,7 @@ from django import forms
 from django.utils import timezone
 
 from access_requests.services import DURATION_PRESETS
+from portal.dates import DayField
 
 CUSTOM_END = "custom"
 NO_END = "none"
@@ -34,7 +35,8 @@ class RequestAccessForm(forms.Form):
             "invalid_choice": "Choose one of the durations offered for this resource.",
         },
     )
-    end_date = forms.DateField(
+    # DayField stops a day so late that its end overflows; the maximum duration is the real limit.
+    end_date = DayField(
         required=False,
         widget=forms.DateInput(attrs={"type": "date"}),
         label="Custom end date",

@@ -15,6 +15,7 @@ from audit.queries import (
     sequence_range_for_dates,
     within,
 )
+from portal.dates import DayField
 
 User = get_user_model()
 
@@ -34,8 +35,8 @@ class EventFilterForm(forms.Form):
     outcome = forms.ChoiceField(
         required=False, choices=[("", "Any outcome")] + [(o, o) for o in OUTCOMES]
     )
-    since = forms.DateField(required=False, label="From", help_text="First day, YYYY-MM-DD.")
-    until = forms.DateField(required=False, label="To", help_text="Last day, YYYY-MM-DD.")
+    since = DayField(required=False, label="From", help_text="First day, YYYY-MM-DD.")
+    until = DayField(required=False, label="To", help_text="Last day, YYYY-MM-DD.")
     q = forms.CharField(
         required=False,
         max_length=200,

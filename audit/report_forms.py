@@ -3,13 +3,14 @@ from django.contrib.auth import get_user_model
 from django.db.models import Q
 
 from access_requests.models import Resource
+from portal.dates import DayField
 
 User = get_user_model()
 
 
 class AccessOnDayForm(forms.Form):
     resource = forms.CharField(help_text="Okta id or exact name of the group or app.")
-    day = forms.DateField(help_text="YYYY-MM-DD, in the portal's time zone.")
+    day = DayField(help_text="YYYY-MM-DD, in the portal's time zone.")
 
     def clean_resource(self):
         text = self.cleaned_data["resource"].strip()
@@ -25,8 +26,8 @@ class AccessOnDayForm(forms.Form):
 
 class UserChangesForm(forms.Form):
     user = forms.CharField(help_text="Login or Okta id.")
-    since = forms.DateField(label="From", help_text="First day, YYYY-MM-DD.")
-    until = forms.DateField(label="To", help_text="Last day, YYYY-MM-DD.")
+    since = DayField(label="From", help_text="First day, YYYY-MM-DD.")
+    until = DayField(label="To", help_text="Last day, YYYY-MM-DD.")
 
     def clean_user(self):
         text = self.cleaned_data["user"].strip()

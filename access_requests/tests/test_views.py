@@ -150,6 +150,20 @@ def test_end_over_maximum_is_refused_by_service(client, cast):
     assert not AccessRequest.objects.filter(requester=cast.outsider).exists()
 
 
+def test_end_date_out_of_range_is_refused(client, cast):
+    sign_in(client, cast.outsider)
+
+    response = client.post(
+        resource_url(cast.resource),
+        {"justification": "Audit.", "duration": "custom", "end_date": "9999-12-31"},
+    )
+
+    content = response.content.decode()
+    assert 'id="id_end_date_error"' in content
+    assert "Enter a day from 0001-01-02 to 9998-12-31" in content
+    assert not AccessRequest.objects.filter(requester=cast.outsider).exists()
+
+
 def test_no_end_only_where_allowed(client, cast):
     sign_in(client, cast.outsider)
 

@@ -158,3 +158,37 @@ def test_unknown_event_is_404(client, personas):
 def test_unknown_export_format_is_404(client, personas):
     response = get(client, personas["admin"], reverse("audit:events_export", args=["xlsx"]))
     assert response.status_code == 404
+
+
+# --- Dates the code cannot turn into a time range ------------------------------------------
+
+
+@pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01"])
+@pytest.mark.parametrize(
+    "view",
+    ["event list", "event export", "access on day", "access on day csv", "user changes"],
+)
+def test_extreme_date_is_field_error(client, history, personas, resource, view, day):
+    subject = personas["subject"]
+    urls = {
+        "event list": (reverse("audit:events"), {"since": day, "until": day}),
+        "event export": (reverse("audit:events_export", args=["csv"]), {"until": day}),
+        "access on day": (
+            reverse("audit:access_on_day"),
+            {"resource": resource.okta_id, "day": day},
+        ),
+        "access on day csv": (
+            reverse("audit:access_on_day_export", args=["csv"]),
+            {"resource": resource.okta_id, "day": day},
+        ),
+        "user changes": (
+            reverse("audit:user_changes"),
+            {"user": subject.login, "since": day, "until": day},
+        ),
+    }
+    url, params = urls[view]
+
+    response = get(client, personas["admin"], url, params)
+
+    assert response.status_code == 400
+    assert "Enter a day from 0001-01-02 to 9998-12-31" in response.content.decode()
