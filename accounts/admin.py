@@ -33,6 +33,14 @@ class UserAdmin(admin.ModelAdmin):
     )
     exclude = ("password", "groups", "user_permissions")
 
+    # Users come from Okta through the user sync and sign-in. A hand-made user would have no
+    # Okta id, and deleting one here would not remove it from Okta.
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
 
 @admin.register(UserSession)
 class UserSessionAdmin(admin.ModelAdmin):
@@ -40,6 +48,17 @@ class UserSessionAdmin(admin.ModelAdmin):
     list_select_related = ("user",)
     readonly_fields = ("user", "created_at")
     exclude = ("session_key",)
+
+    # Sign-in writes these rows and sign-out removes them. Deleting a row here would leave the
+    # session itself alive, so the admin only lists them.
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
     @admin.display(description="session key")
     def session_key_prefix(self, session) -> str:
