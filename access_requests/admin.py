@@ -58,6 +58,10 @@ class ResourceAdmin(admin.ModelAdmin):
         # Resources come from Okta through the catalog sync only.
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        # The catalog sync marks a resource deleted in Okta; requests and grants keep it.
+        return False
+
     def save_model(self, request, obj, form, change):
         with transaction.atomic():
             super().save_model(request, obj, form, change)
