@@ -1,7 +1,11 @@
 """Django admin: per-resource settings, and failed grants for admins to retry."""
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.http import HttpResponseNotAllowed
+from django.shortcuts import redirect
+from django.urls import path
 
 from access_requests import errors, services
 from access_requests.models import AccessRequest, Grant, OktaOperation, Resource
@@ -52,7 +56,8 @@ class ResourceAdmin(admin.ModelAdmin):
             },
         ),
     ]
-    actions = ["sync_catalog_now"]
+    # The changelist's "Sync catalog now" button posts to sync_catalog_view.
+    change_list_template = "admin/access_requests/resource/change_list.html"
 
     def has_add_permission(self, request):
         # Resources come from Okta through the catalog sync only.
@@ -76,12 +81,27 @@ class ResourceAdmin(admin.ModelAdmin):
                 http_request=request,
             )
 
-    @admin.action(description="Sync the catalog from Okta now")
-    def sync_catalog_now(self, request, queryset):
+    def get_urls(self):
+        sync_url = path(
+            "sync/",
+            self.admin_site.admin_view(self.sync_catalog_view),
+            name="access_requests_resource_sync",
+        )
+        return [sync_url, *super().get_urls()]
+
+    def sync_catalog_view(self, request):
+        """Queue a catalog sync: the changelist's "Sync catalog now" button, usable with no rows."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_change_permission(request):
+            raise PermissionDenied
         from access_requests.tasks import sync_catalog
 
-        sync_catalog.delay()
-        self.message_user(request, "Catalog sync started; refresh this page in a minute.")
+        transaction.on_commit(sync_catalog.delay)
+        self.message_user(
+            request, "Catalog sync queued. Refresh this page when the worker has finished."
+        )
+        return redirect("admin:access_requests_resource_changelist")
 
 
 class OktaOperationInline(admin.TabularInline):

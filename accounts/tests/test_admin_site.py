@@ -54,3 +54,23 @@ def test_delete_only_where_deletable(rf, model):
     allowed = admin.site._registry[model].has_delete_permission(request)
 
     assert allowed == (label(model) in DELETABLE)
+
+
+def test_catalog_sync_button_with_no_rows(superuser_client, django_capture_on_commit_callbacks):
+    changelist = superuser_client.get(reverse("admin:access_requests_resource_changelist"))
+    assert "Sync catalog now" in changelist.content.decode()
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = superuser_client.post(reverse("admin:access_requests_resource_sync"))
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse("admin:access_requests_resource_changelist")
+    assert len(callbacks) == 1
+
+
+def test_catalog_sync_button_needs_post(superuser_client, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = superuser_client.get(reverse("admin:access_requests_resource_sync"))
+
+    assert response.status_code == 405
+    assert callbacks == []
