@@ -14,6 +14,20 @@ PROCESSES := web worker beat $(if $(EMULATOR_READY),emulator)
 
 .PHONY: install run test lint clean
 
+# Poll the emulator's OpenID discovery document for up to 30 seconds.
+define WAIT_FOR_EMULATOR
+import sys, time, urllib.request
+url = "http://127.0.0.1:8001/oauth2/default/.well-known/openid-configuration"
+for _ in range(60):
+    try:
+        urllib.request.urlopen(url, timeout=1).close()
+        sys.exit(0)
+    except OSError:
+        time.sleep(0.5)
+sys.exit(f"The Okta emulator did not answer at {url} within 30 s: see var/emulator-setup.log")
+endef
+export WAIT_FOR_EMULATOR
+
 install: $(INSTALLED)
 
 $(INSTALLED): requirements.txt requirements-dev.txt
@@ -29,7 +43,22 @@ run: $(INSTALLED) | var
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py createcachetable
 ifneq ($(EMULATOR_READY),)
-	test -f $(EMULATOR_STATE) || $(BIN)/python -m okta_emulator seed --state $(EMULATOR_STATE)
+	@# Copy Okta's users and catalog into the portal now instead of at beat's first run, which
+	@# is up to an hour away. That needs the emulator, so a temporary one serves these steps.
+	@# After the first seed, a demo set of groups and apps is also made requestable.
+	@set -e; \
+	first_seed=; \
+	if ! test -f $(EMULATOR_STATE); then \
+		$(BIN)/python -m okta_emulator seed --state $(EMULATOR_STATE); \
+		first_seed=yes; \
+	fi; \
+	$(BIN)/python -m okta_emulator serve --port 8001 --state $(EMULATOR_STATE) \
+		>var/emulator-setup.log 2>&1 & emulator=$$!; \
+	trap 'kill $$emulator; wait $$emulator 2>/dev/null || true' EXIT; \
+	$(BIN)/python -c "$$WAIT_FOR_EMULATOR"; \
+	$(BIN)/python manage.py sync_okta_users; \
+	$(BIN)/python manage.py sync_catalog; \
+	if test -n "$$first_seed"; then $(BIN)/python manage.py load_demo_catalog_settings; fi
 endif
 	@echo
 	@echo "Access Portal: open http://127.0.0.1:8000/ (readiness: http://127.0.0.1:8000/readyz)"
