@@ -316,6 +316,8 @@ OIDC_RENEW_ID_TOKEN_EXPIRY_SECONDS = config.integer(
 OIDC_TIMEOUT = 10
 OIDC_EXEMPT_URLS = ["healthz", "readyz"]
 
+# The portal's public base URL, for links in e-mails and the default event hook endpoint.
+PORTAL_URL = config.optional("PORTAL_URL", "http://127.0.0.1:8000").rstrip("/")
 # Members of this Okta group are portal admins.
 PORTAL_ADMIN_GROUP = config.optional("PORTAL_ADMIN_GROUP", "Portal Admins")
 
@@ -337,7 +339,11 @@ except ValueError as error:
 # Okta event hooks: the header Okta sends and its secret value (set the same pair on the hook
 # in Okta). Without a secret the endpoint refuses every delivery.
 PORTAL_EVENT_HOOK_HEADER = config.optional("PORTAL_EVENT_HOOK_HEADER", "Authorization")
-PORTAL_EVENT_HOOK_SECRET = config.raw("PORTAL_EVENT_HOOK_SECRET", secret=True) or ""
+# Development has a fixed secret so that `register_event_hook` works against the emulator with
+# no setup; test and production have none unless it is set.
+PORTAL_EVENT_HOOK_SECRET = config.raw("PORTAL_EVENT_HOOK_SECRET", secret=True) or (
+    "dev-only-event-hook-secret-change-me" if PORTAL_ENV == "development" else ""
+)
 # First retry delay of a failed Okta change (doubled per attempt, never before Okta's reset).
 PORTAL_OKTA_RETRY_BASE_SECONDS = config.integer("PORTAL_OKTA_RETRY_BASE_MS", default=2000) / 1000
 # An Okta change in flight for longer belongs to a dead worker and is run again. Must exceed

@@ -160,3 +160,21 @@ def test_logging_writes_json_lines_to_stdout():
     assert "time" in record
     assert record["grant_id"] == 7
     assert "request" not in record
+
+
+def print_setting(name: str, **variables: str) -> str:
+    code = f"from django.conf import settings; print(settings.{name})"
+    result = run_manage("shell", "--no-imports", "-c", code, **variables)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_portal_url_read_from_environment():
+    variables = {**PRODUCTION_VARIABLES, "PORTAL_URL": "https://portal.example.com/"}
+
+    assert print_setting("PORTAL_URL", **variables) == "https://portal.example.com"
+
+
+def test_event_hook_secret_has_development_default():
+    assert print_setting("PORTAL_EVENT_HOOK_SECRET", PORTAL_ENV="development")
+    assert print_setting("PORTAL_EVENT_HOOK_SECRET", **PRODUCTION_VARIABLES) == ""
