@@ -24,7 +24,7 @@ class DemoSetting:
 
 
 # Groups and apps of the emulator's demo org (okta_emulator/orgs/demo.yaml), with owners from
-# its users. Only OKTA_GROUPs and apps: Okta refuses member changes to the others. The admin
+# its users. Only OKTA_GROUPs and apps: Okta rejects member changes to the others. The admin
 # group stays out, because the portal must not hand out admin rights.
 DEMO_SETTINGS = (
     DemoSetting(
@@ -142,7 +142,7 @@ def _demo_owners() -> dict:
 
 
 def _apply(demo: DemoSetting, resource: Resource, owners: list) -> bool:
-    """Give `resource` its demo settings and record the change; return whether anything changed."""
+    """Give `resource` its demo settings and record the change. Return whether anything changed."""
     changed = [name for name in SETTING_FIELDS if getattr(resource, name) != getattr(demo, name)]
     if not resource.requestable:
         changed.append("requestable")
