@@ -135,10 +135,25 @@ class DecisionForm(forms.Form):
         return self.cleaned_data["decision"] == self.APPROVE
 
 
+class StepIdsField(forms.TypedMultipleChoiceField):
+    """Approval step ids: a value that is not a number is invalid, not merely unavailable."""
+
+    def validate(self, value):
+        for text in value:
+            if not str(text).isdigit():
+                raise forms.ValidationError(
+                    "Invalid step id “%(value)s”: a step id is a whole number. Select the "
+                    "requests in the list instead.",
+                    code="invalid_step_id",
+                    params={"value": text},
+                )
+        super().validate(value)
+
+
 class BulkApproveForm(forms.Form):
     """The steps ticked in the inbox; the view keeps only those waiting for the user."""
 
-    steps = forms.TypedMultipleChoiceField(
+    steps = StepIdsField(
         coerce=int,
         error_messages={
             "required": "Select at least one request to approve.",

@@ -498,6 +498,19 @@ def test_bulk_approve_without_selection(client, cast):
     assert "Select at least one request" in response.content.decode()
 
 
+def test_bulk_approve_non_numeric_step(client, cast):
+    sign_in(client, cast.manager)
+
+    response = client.post(
+        reverse("access_requests:bulk_approve"), {"steps": [cast.manager_step.pk, "abc"]}
+    )
+
+    assert response.status_code == 400
+    assert "Invalid step id “abc”" in response.content.decode()
+    cast.manager_step.refresh_from_db()
+    assert cast.manager_step.status != ApprovalStep.Status.APPROVED
+
+
 def test_every_page_links_the_catalog(client, cast):
     sign_in(client, cast.outsider)
 
