@@ -511,6 +511,15 @@ def test_bulk_approve_non_numeric_step(client, cast):
     assert cast.manager_step.status != ApprovalStep.Status.APPROVED
 
 
+def test_catalog_intro_matches_listing(client, cast):
+    sign_in(client, cast.outsider)
+
+    content = client.get(reverse("access_requests:catalog")).content.decode()
+
+    assert "groups and apps you can request" not in content
+    assert "The Okta groups and apps that exist in Okta" in content
+
+
 def test_every_page_links_the_catalog(client, cast):
     sign_in(client, cast.outsider)
 
