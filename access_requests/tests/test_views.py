@@ -517,7 +517,7 @@ def test_catalog_intro_matches_listing(client, cast):
     content = client.get(reverse("access_requests:catalog")).content.decode()
 
     assert "groups and apps you can request" not in content
-    assert "The Okta groups and apps that exist in Okta" in content
+    assert "Every group and app in your Okta org" in content
 
 
 def test_every_page_links_the_catalog(client, cast):
