@@ -206,7 +206,8 @@ def _observe(user_id: str, resource_id: str, present: bool, event: HookEvent) ->
 
 def _check_drift(user_id: str, resource_id: str, present: bool) -> None:
     resource = Resource.objects.filter(okta_id=resource_id, deleted_in_okta_at=None).first()
-    if resource is None:
+    # Before its baseline, every member may be pre-existing: the next comparison decides.
+    if resource is None or resource.baseline_taken_at is None:
         return
     expected = reconciliation.granted_user_ids(resource)
     in_flux = reconciliation.in_flux_user_ids(resource)
@@ -215,7 +216,7 @@ def _check_drift(user_id: str, resource_id: str, present: bool) -> None:
     seen = {user_id} if present else set()
     drifts = reconciliation.record_drift(
         resource,
-        unapproved=seen - expected,
+        unapproved=seen - expected - reconciliation.kept_user_ids(resource),
         missing=({user_id} & expected) - seen,
         checked={user_id},
         source=reconciliation.SOURCE_EVENT_HOOK,

@@ -71,6 +71,13 @@ class Resource(models.Model):
     deleted_in_okta_at = models.DateTimeField(
         null=True, blank=True, help_text="When the catalog sync no longer found it in Okta."
     )
+    # Who held the resource in Okta when the portal started managing it became pre-existing
+    # grants at this time; only access that appears later without a grant is drift.
+    baseline_taken_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the Okta members were recorded as pre-existing access; empty = not yet.",
+    )
     last_synced_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -335,6 +342,8 @@ class Drift(models.Model):
     found_at = models.DateTimeField(default=timezone.now)
     last_seen_at = models.DateTimeField(default=timezone.now)
     resolved_at = models.DateTimeField(null=True, blank=True)
+    # Why enforcement leaves this drift alone (the portal's admin group, a portal admin).
+    note = models.TextField(blank=True)
 
     class Meta:
         ordering = ["-found_at", "-pk"]

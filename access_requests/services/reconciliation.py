@@ -10,12 +10,21 @@ access becomes a grant that is revoked at once, and missing access gets its add 
 
 A listing that fails part way raises in the facade, and that resource's comparison is skipped
 entirely: members that were never read are never treated as removed.
+
+The first comparison of a resource takes its baseline: every user the portal knows who holds it
+in Okta and has no grant gets a pre-existing grant with no end, so making a resource requestable
+or enforced never reports (or removes) the people who already had it. Access that pre-existed
+stays in Okta when its grant ends, so a user whose latest grant was pre-existing is not drift.
+
+Enforcement never removes members of the portal's own admin group (PORTAL_ADMIN_GROUP) or a
+portal admin: those findings stay open, with the reason in the drift's note.
 """
 
 import functools
 import logging
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Q
@@ -32,6 +41,7 @@ SOURCE_RECONCILIATION = "reconciliation"
 SOURCE_EVENT_HOOK = "event hook"
 
 ENFORCE_REASON = "Found in Okta without a grant; removed because the resource is enforced."
+BASELINE_NOTE = "Held in Okta when the portal started managing the resource."
 
 
 @dataclass
@@ -78,10 +88,13 @@ def reconcile_resource(resource: Resource, client=None) -> ResourceResult:
         logger.warning("Reconciliation of %s skipped: listing failed: %s", resource, error)
         return result
     with transaction.atomic():
-        expected = granted_user_ids(resource)
-        in_flux = in_flux_user_ids(resource)
-        result.unapproved = present - expected - in_flux
-        result.missing = expected - present - in_flux
+        # Locked first: serialises two comparisons of one resource (one baseline), and every
+        # row lock in this transaction must come before the first audit event.
+        resource = Resource.objects.select_for_update().get(pk=resource.pk)
+        result.resource = resource
+        if resource.baseline_taken_at is None:
+            take_baseline(resource, present)
+        result.unapproved, result.missing = compare(resource, present)
         open_drifts = record_drift(
             resource,
             unapproved=result.unapproved,
@@ -91,8 +104,133 @@ def reconcile_resource(resource: Resource, client=None) -> ResourceResult:
         )
         if resource.enforcement == Resource.Enforcement.ENFORCE:
             for drift in open_drifts:
+                if drift.kind == Drift.Kind.UNAPPROVED and protected_reason(drift):
+                    continue
                 transaction.on_commit(functools.partial(correct_drift_by_id, drift.pk))
     return result
+
+
+def compare(resource: Resource, present: set[str]) -> tuple[set[str], set[str]]:
+    """Return (unapproved, missing) Okta user ids for the members listed in Okta."""
+    expected = granted_user_ids(resource)
+    in_flux = in_flux_user_ids(resource)
+    kept = kept_user_ids(resource)
+    return present - expected - in_flux - kept, expected - present - in_flux
+
+
+def take_baseline(resource: Resource, present: set[str]) -> list[Grant]:
+    """Record the known users holding `resource` in Okta without a grant as pre-existing grants.
+
+    Call inside a transaction with the resource row locked. Users unknown to the portal get no
+    grant (there is no row to attach it to); they stay reported and enforcement skips them.
+    """
+    users = get_user_model().objects.filter(okta_id__in=present)
+    held = set(
+        Grant.objects.filter(resource=resource, status__in=Grant.HELD).values_list(
+            "user_id", flat=True
+        )
+    )
+    grants = [
+        Grant.objects.create(
+            user=user, resource=resource, status=Grant.Status.ACTIVE, pre_existing=True
+        )
+        for user in users
+        if user.pk not in held
+    ]
+    resource.baseline_taken_at = timezone.now()
+    resource.save(update_fields=["baseline_taken_at", "updated_at"])
+    for grant in grants:
+        record(
+            "grant.pre_existing",
+            actor=None,
+            target=grant,
+            grant=grant,
+            payload={"baseline": True, "note": BASELINE_NOTE},
+        )
+    if grants:
+        logger.info("Baseline of %s: %d pre-existing members recorded", resource, len(grants))
+    return grants
+
+
+def kept_user_ids(resource: Resource) -> set[str]:
+    """Users whose latest grant on the resource was pre-existing and has ended.
+
+    Ending such a grant leaves the access in Okta, because the portal did not give it; it is
+    not drift. A later grant (or an enforced removal, which is one) takes over.
+    """
+    latest: dict[str, bool] = {}
+    grants = Grant.objects.filter(resource=resource).order_by("created_at", "pk")
+    for user_id, pre_existing, status in grants.values_list(
+        "user__okta_id", "pre_existing", "status"
+    ):
+        latest[user_id] = pre_existing and status in (Grant.Status.REVOKED, Grant.Status.EXPIRED)
+    return {user_id for user_id, kept in latest.items() if kept}
+
+
+def protected_reason(drift: Drift) -> str:
+    """Why enforcement must not remove this access, or "" when it may."""
+    if drift.resource.name == settings.PORTAL_ADMIN_GROUP:
+        return (
+            f"Members of {drift.resource.name}, the portal's admin group, are never removed by "
+            "enforcement: remove them in Okta if that is intended."
+        )
+    if drift.user is not None and drift.user.is_admin:
+        return (
+            "Portal admins are never removed by enforcement, so that no admin locks "
+            "themselves or another admin out: remove the access in Okta if that is intended."
+        )
+    return ""
+
+
+@dataclass
+class EnforcementPreview:
+    """What switching a resource to enforce would do now (a dry run)."""
+
+    resource: Resource
+    error: str = ""
+    baseline: list = field(default_factory=list)  # users who would become pre-existing grants
+    removals: list = field(default_factory=list)  # (okta id, user or None)
+    kept: list = field(default_factory=list)  # (okta id, user or None, reason)
+    reapplies: list = field(default_factory=list)  # users whose granted access is missing
+
+
+def preview_enforcement(resource: Resource, client=None) -> EnforcementPreview:
+    """List what enforce would remove from and re-apply in Okta now, without changing anything."""
+    if client is None:
+        from portal.okta_api import get_client
+
+        client = get_client()
+    preview = EnforcementPreview(resource)
+    try:
+        present = okta_user_ids(client, resource)
+    except OktaError as error:
+        preview.error = str(error)
+        return preview
+    users = get_user_model().objects.in_bulk(
+        list(present) + list(granted_user_ids(resource)), field_name="okta_id"
+    )
+    if resource.baseline_taken_at is None:
+        held = set(
+            Grant.objects.filter(resource=resource, status__in=Grant.HELD).values_list(
+                "user__okta_id", flat=True
+            )
+        )
+        preview.baseline = [
+            users[user_id] for user_id in sorted(present - held) if user_id in users
+        ]
+        present = {user_id for user_id in present if user_id not in users or user_id in held}
+    unapproved, missing = compare(resource, present)
+    for user_id in sorted(unapproved):
+        user = users.get(user_id)
+        reason = protected_reason(Drift(resource=resource, user=user, user_okta_id=user_id))
+        if user is None:
+            reason = "Not known to the portal, so the portal cannot record or remove it."
+        if reason:
+            preview.kept.append((user_id, user, reason))
+        else:
+            preview.removals.append((user_id, user))
+    preview.reapplies = [users[user_id] for user_id in sorted(missing) if user_id in users]
+    return preview
 
 
 def okta_user_ids(client, resource: Resource) -> set[str]:
@@ -164,7 +302,7 @@ def record_drift(
         [user_id for user_id, _kind in found - known], field_name="okta_id"
     )
     for user_id, kind in sorted(found - known):
-        drift = Drift.objects.create(
+        drift = Drift(
             resource=resource,
             user_okta_id=user_id,
             user=users.get(user_id),
@@ -173,6 +311,9 @@ def record_drift(
             found_at=now,
             last_seen_at=now,
         )
+        if kind == Drift.Kind.UNAPPROVED:
+            drift.note = protected_reason(drift)
+        drift.save()
         record_event_for_drift("drift.found", drift, actor=None)
         current.append(drift)
     return current
@@ -206,6 +347,13 @@ def _correct(drift: Drift) -> bool:
     if drift.kind == Drift.Kind.UNAPPROVED:
         if held is not None:
             return False  # granted since it was found
+        reason = protected_reason(drift)
+        if reason:
+            if drift.note != reason:
+                drift.note = reason
+                drift.save(update_fields=["note"])
+            logger.warning("Drift %s left in Okta: %s", drift.pk, reason)
+            return False
         grant = Grant.objects.create(user=drift.user, resource=resource, status=Grant.Status.ACTIVE)
         record(
             "grant.created",

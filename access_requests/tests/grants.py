@@ -73,7 +73,9 @@ def app_resource(okta_org, **fields) -> Resource:
         for app in okta_data.get_all(okta_org, "/api/v1/apps?limit=200")
         if app["status"] == "ACTIVE"
     )
+    # Managed for a while already: its Okta members were compared before (the baseline).
     defaults = {
+        "baseline_taken_at": timezone.now(),
         "kind": Resource.Kind.APP,
         "name": app["label"],
         "sign_on_mode": app.get("signOnMode") or "",

@@ -4,6 +4,8 @@ import re
 from collections import Counter
 from urllib.parse import quote, urlsplit
 
+from django.utils import timezone
+
 from access_requests.models import Resource
 from accounts.models import User
 
@@ -58,7 +60,9 @@ def portal_user(okta_user: dict, **fields) -> User:
 
 
 def group_resource(okta_group: dict, **fields) -> Resource:
+    # Managed for a while already: its Okta members were compared before (the baseline).
     defaults = {
+        "baseline_taken_at": timezone.now(),
         "kind": Resource.Kind.GROUP,
         "name": okta_group["profile"]["name"],
         "group_type": okta_group["type"],

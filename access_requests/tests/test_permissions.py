@@ -105,7 +105,7 @@ def correct_drift(setup):
 
 def set_enforcement(setup):
     url = reverse("access_requests:set_enforcement", args=[setup.resource.pk])
-    return "post", url, {"enforcement": "enforce"}
+    return "post", url, {"enforcement": "enforce", "confirm": "yes"}
 
 
 def okta_event_hook(setup):

@@ -195,8 +195,7 @@ def okta_api_user(okta_org, user_id: str) -> dict:
     return okta_org.request("GET", f"/api/v1/users/{user_id}").json()
 
 
-@pytest.mark.django_db
-def test_drift_page_for_admins_only(client):
+def test_drift_page_for_admins_only(client, transactional_db, okta_settings):
     from access_requests.tests.personas import make_resource, make_user, sign_in
 
     admin = make_user("ada.admin", is_admin=True)
@@ -221,7 +220,17 @@ def test_drift_page_for_admins_only(client):
     assert bad.status_code == 302
     resource.refresh_from_db()
     assert resource.enforcement == Resource.Enforcement.REPORT_ONLY
-    client.post(f"/drift/resources/{resource.pk}/enforcement/", {"enforcement": "enforce"})
+    # The group is unknown to Okta, so the dry run cannot list it and enforce stays off.
+    dry_run = client.post(
+        f"/drift/resources/{resource.pk}/enforcement/", {"enforcement": "enforce"}
+    )
+    assert dry_run.status_code == 502
+    assert "enforcement stays off" in dry_run.content.decode()
+    resource.refresh_from_db()
+    assert resource.enforcement == Resource.Enforcement.REPORT_ONLY
+    client.post(
+        f"/drift/resources/{resource.pk}/enforcement/", {"enforcement": "enforce", "confirm": "yes"}
+    )
     resource.refresh_from_db()
     assert resource.enforcement == Resource.Enforcement.ENFORCE
     assert AuditEvent.objects.filter(action="resource.updated").count() == 1

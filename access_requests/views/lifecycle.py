@@ -223,6 +223,8 @@ def correct_drift(request: HttpRequest, pk: int) -> HttpResponse:
     drift = get_object_or_404(Drift, pk=pk)
     if reconciliation.correct_drift_by_id(drift.pk):
         messages.success(request, "The correction is queued.")
+    elif drift.kind == Drift.Kind.UNAPPROVED and reconciliation.protected_reason(drift):
+        messages.error(request, f"Not removed: {reconciliation.protected_reason(drift)}")
     else:
         messages.error(
             request, "Nothing to correct: the drift is resolved, or the user is unknown."
@@ -242,6 +244,19 @@ def set_enforcement(request: HttpRequest, pk: int) -> HttpResponse:
             f"Unknown mode {value!r}: choose one of {', '.join(Resource.Enforcement.values)}.",
         )
         return redirect("access_requests:drift_list")
+    switching_on = (
+        value == Resource.Enforcement.ENFORCE
+        and resource.enforcement != Resource.Enforcement.ENFORCE
+    )
+    if switching_on and request.POST.get("confirm") != "yes":
+        # A dry run against Okta now: the admin sees exactly whom enforce would remove.
+        preview = reconciliation.preview_enforcement(resource)
+        return render(
+            request,
+            "access_requests/drift_enforce_confirm.html",
+            {"preview": preview, "resource": resource},
+            status=502 if preview.error else 200,
+        )
     reconciliation.set_enforcement(resource, value, by=request.user, http_request=request)
     messages.success(request, f"{resource.name}: {resource.get_enforcement_display().lower()}.")
     return redirect("access_requests:drift_list")

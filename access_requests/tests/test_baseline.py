@@ -1,0 +1,156 @@
+"""A resource the portal starts managing: its Okta members are a baseline of pre-existing
+access, enforce needs a confirmed dry run, and admins are never removed by enforcement."""
+
+import pytest
+from django.conf import settings as django_settings
+
+from access_requests.models import Drift, Grant, OktaOperation, Resource
+from access_requests.services import reconciliation, revocation
+from access_requests.tests import okta_data
+from access_requests.tests.conftest import wait_for
+from access_requests.tests.grants import add_member, group_without, is_member
+from access_requests.tests.personas import sign_in
+
+pytestmark = pytest.mark.slow
+
+
+def open_drift(resource):
+    return {
+        (drift.user_okta_id, drift.kind)
+        for drift in Drift.objects.filter(resource=resource, resolution=Drift.Resolution.OPEN)
+    }
+
+
+def settle():
+    wait_for(
+        lambda: (
+            not OktaOperation.objects.filter(status__in=OktaOperation.OPEN).exists()
+            and not Grant.objects.filter(status=Grant.Status.REVOKING).exists()
+        ),
+        timeout=60,
+        message="the corrections to be applied",
+    )
+
+
+def mirror_members(okta_org, group_id: str, **fields):
+    """Portal rows for every member of the group, as the user sync leaves them."""
+    return [
+        okta_data.portal_user(user, **fields)
+        for user in okta_data.get_all(okta_org, f"/api/v1/groups/{group_id}/users?limit=200")
+    ]
+
+
+def enforce(client, resource):
+    """Switch to enforce through the drift page, confirming the dry run; return the dry run."""
+    url = f"/drift/resources/{resource.pk}/enforcement/"
+    dry_run = client.post(url, {"enforcement": "enforce"})
+    assert dry_run.status_code == 200
+    resource.refresh_from_db()
+    assert resource.enforcement == Resource.Enforcement.REPORT_ONLY
+    confirmed = client.post(url, {"enforcement": "enforce", "confirm": "yes"})
+    assert confirmed.status_code == 302
+    resource.refresh_from_db()
+    assert resource.enforcement == Resource.Enforcement.ENFORCE
+    return dry_run.content.decode()
+
+
+def test_enforcing_the_admin_group_keeps_every_admin(provisioning_worker, okta_settings, client):
+    okta_org = okta_settings
+    group = next(
+        group
+        for group in okta_data.okta_groups(okta_org)
+        if group["profile"]["name"] == django_settings.PORTAL_ADMIN_GROUP
+    )
+    admins = mirror_members(okta_org, group["id"], is_admin=True)
+    assert admins
+    acting = admins[0]
+    # An admin the portal has never seen, and one added after the baseline: still kept.
+    late = okta_data.portal_user(
+        next(
+            u
+            for u in okta_data.active_users(okta_org)
+            if u["id"] not in {a.okta_id for a in admins}
+        )
+    )
+    resource = okta_data.group_resource(group, baseline_taken_at=None)
+
+    sign_in(client, acting)
+    page = enforce(client, resource)
+    assert "Would be removed from Okta (0)" in page
+    reconciliation.reconcile_resource(resource)
+    settle()
+    add_member(okta_org, group["id"], late.okta_id)
+    reconciliation.reconcile_resource(resource)
+    settle()
+
+    members = okta_data.group_member_ids(okta_org, group["id"])
+    assert {admin.okta_id for admin in admins} | {late.okta_id} <= members
+    drift = Drift.objects.get(resource=resource, user_okta_id=late.okta_id)
+    assert drift.resolution == Drift.Resolution.OPEN
+    assert "admin group" in drift.note
+    assert "admin group" in client.get("/drift/").content.decode()
+
+
+def test_baseline_members_are_not_drift(transactional_db, okta_settings):
+    okta_org = okta_settings
+    group = okta_data.okta_groups(okta_org)[0]
+    members = mirror_members(okta_org, group["id"])
+    assert members
+    resource = okta_data.group_resource(group, baseline_taken_at=None)
+
+    result = reconciliation.reconcile_resource(resource)
+
+    assert result.ok
+    assert open_drift(resource) == set()
+    grants = Grant.objects.filter(resource=resource)
+    assert {grant.user.okta_id for grant in grants} == {member.okta_id for member in members}
+    assert all(
+        grant.pre_existing and grant.status == Grant.Status.ACTIVE and grant.ends_at is None
+        for grant in grants
+    )
+    reconciliation.reconcile_resource(resource)
+    assert Grant.objects.filter(resource=resource).count() == len(members)
+
+
+def test_member_added_after_baseline_is_removed_after_confirm(
+    provisioning_worker, okta_settings, client
+):
+    okta_org = okta_settings
+    users = okta_data.active_users(okta_org)
+    admin = okta_data.portal_user(users[20], is_admin=True)
+    intruder = okta_data.portal_user(users[21])
+    group = group_without(okta_org, admin.okta_id, intruder.okta_id)
+    members = mirror_members(okta_org, group["id"])
+    resource = okta_data.group_resource(group, baseline_taken_at=None)
+    reconciliation.reconcile_resource(resource)
+    add_member(okta_org, group["id"], intruder.okta_id)
+    reconciliation.reconcile_resource(resource)
+    assert open_drift(resource) == {(intruder.okta_id, Drift.Kind.UNAPPROVED)}
+
+    sign_in(client, admin)
+    page = enforce(client, resource)
+    assert "Would be removed from Okta (1)" in page
+    assert intruder.login in page
+    reconciliation.reconcile_resource(resource)
+    settle()
+
+    assert not is_member(okta_org, group["id"], intruder.okta_id)
+    assert all(is_member(okta_org, group["id"], member.okta_id) for member in members)
+
+
+def test_given_up_pre_existing_access_is_not_drift(transactional_db, okta_settings):
+    okta_org = okta_settings
+    group = okta_data.okta_groups(okta_org)[0]
+    member = mirror_members(okta_org, group["id"])[0]
+    resource = okta_data.group_resource(group, baseline_taken_at=None)
+    reconciliation.reconcile_resource(resource)
+    grant = Grant.objects.get(user=member, resource=resource)
+
+    revocation.give_up_grant(grant, by=member)
+    result = reconciliation.reconcile_resource(resource)
+
+    grant.refresh_from_db()
+    assert grant.status == Grant.Status.REVOKED
+    assert is_member(okta_org, group["id"], member.okta_id)
+    assert member.okta_id not in result.unapproved
+    assert (member.okta_id, Drift.Kind.UNAPPROVED) not in open_drift(resource)
