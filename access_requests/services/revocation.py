@@ -39,6 +39,15 @@ PRE_EXISTING_NOTE = (
 )
 
 
+def kept_in_okta_message(grant: Grant) -> str:
+    """What the holder is told when a pre-existing grant ends: Okta keeps the access."""
+    return (
+        f"The portal's grant for {grant.resource.name} has ended. You had this access in Okta "
+        "before the portal recorded it, so it stays in Okta: ask a portal admin or the "
+        "resource's owner to remove it."
+    )
+
+
 def begin_removal(
     grant: Grant, *, actor, reason: str, at: datetime.datetime | None = None, http_request=None
 ) -> Grant:

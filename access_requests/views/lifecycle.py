@@ -82,11 +82,14 @@ def give_up_grant(request: HttpRequest, pk: int) -> HttpResponse:
     error_message = None
     if request.method == "POST":
         try:
-            revocation.give_up_grant(grant, by=request.user, http_request=request)
+            ended = revocation.give_up_grant(grant, by=request.user, http_request=request)
         except errors.AccessRequestError as error:
             error_message = error.message
         else:
-            messages.success(request, f"Your access to {grant.resource.name} is being removed.")
+            if ended.pre_existing and ended.status in Grant.TERMINAL:
+                messages.success(request, revocation.kept_in_okta_message(ended))
+            else:
+                messages.success(request, f"Your access to {grant.resource.name} is being removed.")
             return redirect("access_requests:my_requests")
     return render(
         request,
