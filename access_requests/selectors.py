@@ -65,7 +65,7 @@ def inbox(user) -> QuerySet:
 def my_requests(user) -> QuerySet:
     return (
         AccessRequest.objects.filter(requester=user)
-        .select_related("resource", "grant")
+        .select_related("resource", "grant", "extends_grant")
         .prefetch_related(
             Prefetch(
                 "steps",
@@ -83,7 +83,9 @@ def approvers_for(resource: Resource, requester) -> list[policy.PlannedStep]:
 
 def visible_requests(user) -> QuerySet:
     """Requests the user may see: their own, those they approve, and all of them for admins."""
-    requests = AccessRequest.objects.select_related("requester", "resource", "grant")
+    requests = AccessRequest.objects.select_related(
+        "requester", "resource", "grant", "extends_grant"
+    )
     if not user.is_admin:
         approving = ApprovalStep.objects.filter(approvers=user).values("request_id")
         requests = requests.filter(Q(requester=user) | Q(pk__in=approving))

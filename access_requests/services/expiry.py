@@ -102,7 +102,8 @@ def request_extension(
 ) -> tuple[AccessRequest, bool]:
     """Ask for a later end of the holder's own grant; it goes through approval again.
 
-    Returns (request, created); a pending extension of the same grant is returned as is.
+    Returns (request, created). One extension of a grant may be pending at a time: the same
+    extension submitted again (a double submit) is returned as is, a different one is refused.
     """
     justification = (justification or "").strip()
     with transaction.atomic():
@@ -120,7 +121,13 @@ def request_extension(
         ).first()
         if pending is not None:
             if pending.extends_grant_id == locked.pk:
-                return pending, False
+                if (pending.requested_ends_at, pending.justification) == (ends_at, justification):
+                    return pending, False
+                raise errors.NotExtendable(
+                    f"An extension of this access is already pending (asked on "
+                    f"{pending.created_at:%Y-%m-%d}): follow that request, or cancel it to ask "
+                    "for a different end."
+                )
             raise errors.NotExtendable(
                 f"You already have a pending request for {locked.resource.name}."
             )

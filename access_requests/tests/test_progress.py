@@ -1,10 +1,17 @@
-"""What the requester is told once a request is decided."""
+"""What the requester is told once a request is decided: a pre-existing grant given up, and an
+approved extension."""
+
+import datetime
 
 import pytest
 from django.utils import timezone
 
-from access_requests.models import AccessRequest, Grant
+from access_requests import errors, services
+from access_requests.models import AccessRequest, Grant, Resource
+from access_requests.services import expiry
 from access_requests.tests.personas import make_resource, make_user, sign_in
+
+STOP_POLLING = 286
 
 
 def approved_grant(user, resource, **fields) -> Grant:
@@ -38,3 +45,50 @@ def test_giving_up_pre_existing_access_says_it_stays_in_okta(client):
     detail = client.get(f"/requests/{grant.request_id}/").content.decode()
     assert "Grant ended; the access you had before stays in Okta" in detail
     assert "Access ended" not in detail
+
+
+@pytest.mark.django_db
+def test_approved_extension_shows_the_new_end_and_stops_polling(client):
+    owner = make_user("olga.owner")
+    holder = make_user("hugo.holder")
+    resource = make_resource("Data Lake", approval_policy=Resource.ApprovalPolicy.OWNERS)
+    resource.owners.add(owner)
+    old_end = timezone.now() + datetime.timedelta(days=2)
+    grant = approved_grant(holder, resource, ends_at=old_end)
+    new_end = old_end + datetime.timedelta(days=10)
+    extension, _ = expiry.request_extension(grant, by=holder, ends_at=new_end, justification="x")
+    services.decide_step(extension.steps.get(), by=owner, approve=True)
+
+    sign_in(client, holder)
+    detail = client.get(f"/requests/{extension.pk}/").content.decode()
+    expected = f"Extension applied: access until {new_end:%-d %b %Y %H:%M} UTC"
+    assert expected in detail
+    assert "being applied" not in detail
+    poll = client.get(f"/requests/{extension.pk}/status/", HTTP_HX_REQUEST="true")
+    assert poll.status_code == STOP_POLLING
+
+
+@pytest.mark.django_db
+def test_a_second_pending_extension_is_refused():
+    holder = make_user("eva.extender")
+    resource = make_resource("Build Farm", approval_policy=Resource.ApprovalPolicy.OWNERS)
+    resource.owners.add(make_user("otto.owner"))
+    grant = approved_grant(holder, resource, ends_at=timezone.now() + datetime.timedelta(days=3))
+    first_end = grant.ends_at + datetime.timedelta(days=7)
+    first, created = expiry.request_extension(
+        grant, by=holder, ends_at=first_end, justification="Release"
+    )
+    assert created
+
+    again, created_again = expiry.request_extension(
+        grant, by=holder, ends_at=first_end, justification="Release"
+    )
+    assert (again, created_again) == (first, False)
+    with pytest.raises(errors.NotExtendable, match="extension of this access is already pending"):
+        expiry.request_extension(
+            grant,
+            by=holder,
+            ends_at=first_end + datetime.timedelta(days=7),
+            justification="Release",
+        )
+    assert AccessRequest.objects.filter(extends_grant=grant).count() == 1

@@ -3,6 +3,8 @@ Okta (or denied, cancelled, expired, failed). The status pages poll while it can
 
 from dataclasses import dataclass
 
+from django.utils import dateformat
+
 from access_requests.models import AccessRequest, Grant
 
 
@@ -59,8 +61,24 @@ def request_grant(access_request: AccessRequest) -> Grant | None:
         return None
 
 
+def extension_progress(access_request: AccessRequest) -> Progress:
+    """An approved extension has no grant of its own: it moved the end of the grant it extends
+    in the same transaction as the approval, so it is applied, with nothing left to poll for."""
+    extended = access_request.extends_grant
+    if extended is None or not extended.is_held:
+        return Progress("extended", "Extension applied; the access has since ended", moving=False)
+    end = extended.ends_at
+    until = f"until {dateformat.format(end, 'j M Y H:i')} UTC" if end else "with no end date"
+    return Progress("extended", f"Extension applied: access {until}", moving=False)
+
+
 def progress_of(access_request: AccessRequest) -> Progress:
     """Return the request's progress. Once the request is approved, its grant's status decides."""
+    if (
+        access_request.status == AccessRequest.Status.APPROVED
+        and access_request.extends_grant_id is not None
+    ):
+        return extension_progress(access_request)
     grant = request_grant(access_request)
     if access_request.status == AccessRequest.Status.APPROVED and grant is not None:
         if grant.pre_existing and grant.status in (Grant.Status.REVOKED, Grant.Status.EXPIRED):
