@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import zoneinfo
 from collections.abc import Iterable
 
 from django.conf import settings
@@ -20,12 +21,34 @@ logger = logging.getLogger(__name__)
 def profile_from_claims(claims: dict) -> dict:
     """Return the User fields that OIDC claims set (Okta's profile, openid and email scopes)."""
     login = claims.get("preferred_username") or claims.get("email") or claims["sub"]
-    return {
+    fields = {
         "login": str(login),
         "email": str(claims.get("email") or ""),
         "first_name": str(claims.get("given_name") or ""),
         "last_name": str(claims.get("family_name") or ""),
     }
+    # Without the claim the user sync's value stays.
+    if "zoneinfo" in claims:
+        fields["time_zone"] = known_time_zone(claims["zoneinfo"], okta_id=claims["sub"])
+    return fields
+
+
+def known_time_zone(name, *, okta_id: str) -> str:
+    """Return `name` when it is an IANA time zone this system knows, else "" (the portal's
+    default applies) with a warning, so that a typo in Okta never breaks a request."""
+    name = str(name or "").strip()
+    if not name:
+        return ""
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        logger.warning(
+            "User %s has unknown time zone %r in Okta; the portal's default time zone applies",
+            okta_id,
+            name,
+        )
+        return ""
+    return name
 
 
 def admin_fields(is_admin: bool) -> dict:

@@ -33,6 +33,7 @@ SYNCED_FIELDS = (
     "title",
     "manager",
     "manager_okta_id",
+    "time_zone",
     "is_admin",
     "is_staff",
     "is_superuser",
@@ -175,6 +176,7 @@ def directory_fields(okta_user: OktaUser, is_admin: bool, manager_pk: int | None
         "title": okta_user.title,
         "manager_id": manager_pk,
         "manager_okta_id": okta_user.manager_id,
+        "time_zone": services.known_time_zone(okta_user.timezone, okta_id=okta_user.id),
         **services.admin_fields(is_admin),
     }
 

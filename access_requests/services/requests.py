@@ -45,9 +45,9 @@ def end_of_day(date: datetime.date, tz_name: str) -> datetime.datetime:
 
 def requester_time_zone(user) -> str:
     """Return the user's time zone from their Okta profile, else PORTAL_DEFAULT_TIME_ZONE."""
-    # NOTE: accounts.User has no time zone field yet; the user sync would copy Okta's
-    # profile.timezone into `time_zone`. Until then every user gets the portal default.
-    name = getattr(user, "time_zone", "") or ""
+    # The sync and sign-in store known names only; checked again in case the system's zone
+    # database changed since.
+    name = user.time_zone
     if name:
         try:
             zoneinfo.ZoneInfo(name)

@@ -1,0 +1,65 @@
+"""Submit rules that depend on what the portal knows of the user and of Okta: access already
+held in Okta, the portal-wide longest access, and the requester's own time zone."""
+
+import datetime
+import logging
+
+import pytest
+from django.utils import timezone
+
+from access_requests import services
+from access_requests.models import Resource
+from access_requests.tests.personas import make_resource, make_user
+from accounts import services as account_services
+from accounts.models import User
+from accounts.sync import sync_users
+from portal.okta_api import get_client
+
+FAR_EAST = "Pacific/Kiritimati"  # UTC+14
+
+
+def submit(user, resource, ends_at):
+    return services.submit_request(user, resource, justification="Needed", ends_at=ends_at)
+
+
+@pytest.mark.django_db
+def test_sign_in_stores_a_known_zoneinfo_claim_only(caplog):
+    claims = {"sub": "00uzonetest00000001", "preferred_username": "zed@example.com"}
+    user = account_services.update_user_from_claims({**claims, "zoneinfo": FAR_EAST})
+    assert user.time_zone == FAR_EAST
+
+    with caplog.at_level(logging.WARNING, logger="accounts.services"):
+        user = account_services.update_user_from_claims({**claims, "zoneinfo": "Mars/Olympus"})
+    assert user.time_zone == ""
+    assert "unknown time zone 'Mars/Olympus'" in caplog.text
+    assert services.requester_time_zone(user) == "UTC"
+
+
+def okta_user_in(okta_org, login: str, time_zone: str) -> str:
+    """Create an active Okta user whose profile has `time_zone`; return its id."""
+    profile = {"firstName": "Zoe", "lastName": "Zone", "email": login, "login": login}
+    created = okta_org.request(
+        "POST", "/api/v1/users?activate=true", {"profile": {**profile, "timezone": time_zone}}
+    )
+    assert created.status == 200, created
+    return created.json()["id"]
+
+
+def test_custom_end_ends_at_midnight_in_the_okta_time_zone(transactional_db, okta_settings, caplog):
+    okta_org = okta_settings
+    far_id = okta_user_in(okta_org, "zoe.far@example.com", FAR_EAST)
+    typo_id = okta_user_in(okta_org, "zoe.typo@example.com", "Mars/Olympus")
+    with caplog.at_level(logging.WARNING, logger="accounts.services"):
+        sync_users(get_client())
+    requester = User.objects.get(okta_id=far_id)
+    assert requester.time_zone == FAR_EAST
+    assert User.objects.get(okta_id=typo_id).time_zone == ""
+    assert "unknown time zone 'Mars/Olympus'" in caplog.text
+
+    end = timezone.now().date() + datetime.timedelta(days=5)
+    resource = make_resource("Night Shift", approval_policy=Resource.ApprovalPolicy.OWNERS)
+    resource.owners.add(make_user("olaf.owner"))
+    access_request, _ = submit(requester, resource, end)
+    # The end of that day in Kiritimati is 10:00 UTC of the same date.
+    expected = datetime.datetime.combine(end, datetime.time(10), datetime.UTC)
+    assert access_request.requested_ends_at == expected - datetime.timedelta(microseconds=1)
