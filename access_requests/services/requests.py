@@ -22,6 +22,7 @@ DURATION_PRESETS = (1, 7, 30, 90)
 
 DEFAULT_TIME_ZONE = "UTC"
 DEFAULT_EXPIRY_DAYS = 14
+DEFAULT_MAX_GRANT_DAYS = 365
 
 
 def end_of_day(date: datetime.date, tz_name: str) -> datetime.datetime:
@@ -222,16 +223,30 @@ def _check_end(resource: Resource, requester, ends_at: datetime.datetime | None)
         raise ValueError("ends_at must be an aware datetime, a date or None.")
     if ends_at <= now:
         raise errors.InvalidDuration("The end date is in the past: choose a date after today.")
-    if resource.max_duration_days is None:
+    max_days = max_duration_days(resource)
+    if max_days is None:
         return
     # The maximum counts whole days in the requester's time zone, so a custom end date on the
     # last allowed day is accepted although its end of day is a few hours past now + N days.
     tz_name = requester_time_zone(requester)
     last_day = timezone.localtime(
-        now + datetime.timedelta(days=resource.max_duration_days), zoneinfo.ZoneInfo(tz_name)
+        now + datetime.timedelta(days=max_days), zoneinfo.ZoneInfo(tz_name)
     ).date()
     if ends_at > end_of_day(last_day, tz_name):
         raise errors.InvalidDuration(
-            f"Access to {resource.name} can last at most {resource.max_duration_days} days: "
+            f"Access to {resource.name} can last at most {max_days} days: "
             f"choose an end on or before {last_day.isoformat()}."
         )
+
+
+def max_duration_days(resource: Resource) -> int | None:
+    """Longest access a request for `resource` may ask for, in days; None = no limit.
+
+    A resource that needs an end date but sets no maximum gets the portal-wide one, so a far
+    custom end date cannot stand in for "no end".
+    """
+    if resource.max_duration_days is not None:
+        return resource.max_duration_days
+    if resource.allow_no_end:
+        return None
+    return getattr(settings, "PORTAL_MAX_GRANT_DAYS", DEFAULT_MAX_GRANT_DAYS)

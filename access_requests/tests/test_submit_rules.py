@@ -7,7 +7,7 @@ import logging
 import pytest
 from django.utils import timezone
 
-from access_requests import services
+from access_requests import errors, services
 from access_requests.models import Resource
 from access_requests.tests.personas import make_resource, make_user
 from accounts import services as account_services
@@ -20,6 +20,35 @@ FAR_EAST = "Pacific/Kiritimati"  # UTC+14
 
 def submit(user, resource, ends_at):
     return services.submit_request(user, resource, justification="Needed", ends_at=ends_at)
+
+
+@pytest.mark.django_db
+def test_far_custom_end_is_refused_without_a_maximum(settings):
+    settings.PORTAL_MAX_GRANT_DAYS = 365
+    requester = make_user("fiona.far")
+    resource = make_resource(
+        "Ledger",
+        max_duration_days=None,
+        allow_no_end=False,
+        approval_policy=Resource.ApprovalPolicy.AUTOMATIC,
+    )
+
+    with pytest.raises(errors.InvalidDuration) as refused:
+        submit(requester, resource, datetime.date(2999, 12, 31))
+    last_day = (timezone.now() + datetime.timedelta(days=365)).date()
+    assert "at most 365 days" in refused.value.message
+    assert f"on or before {last_day.isoformat()}" in refused.value.message
+
+    access_request, created = submit(requester, resource, last_day - datetime.timedelta(days=1))
+    assert created
+    # A resource that allows no end has no limit on a custom end either.
+    open_ended = make_resource(
+        "Wiki",
+        max_duration_days=None,
+        allow_no_end=True,
+        approval_policy=Resource.ApprovalPolicy.AUTOMATIC,
+    )
+    assert submit(requester, open_ended, datetime.date(2999, 12, 31))[1]
 
 
 @pytest.mark.django_db
