@@ -196,12 +196,31 @@ def _check_resource(resource: Resource) -> None:
 def _check_not_held(requester, resource: Resource) -> None:
     held = Grant.objects.filter(user=requester, resource=resource, status__in=Grant.HELD).first()
     if held is None:
+        if held_in_okta(requester, resource):
+            raise errors.AccessAlreadyHeld(
+                f"You already have {resource.name} in Okta: your last sign-in listed you as "
+                "a member, so there is nothing to request."
+            )
         return
     if held.status == Grant.Status.PROVISIONING:
         raise errors.AccessAlreadyHeld(
             f"Your access to {resource.name} is already approved and being applied in Okta."
         )
     raise errors.AccessAlreadyHeld(f"You already have access to {resource.name}.")
+
+
+def held_in_okta(user, resource: Resource) -> bool:
+    """Whether the user holds the group in Okta as far as the portal knows without asking Okta.
+
+    Everyone holds a built-in group (Okta's Everyone). Other groups come from the ID token's
+    groups claim, which lists the user's group names and is refreshed at every sign-in and
+    sign-in renewal. Apps have no such list: their access is known from grants only.
+    """
+    if resource.kind != Resource.Kind.GROUP:
+        return False
+    if resource.group_type == Resource.GroupType.BUILT_IN:
+        return True
+    return resource.name in (user.okta_groups or ())
 
 
 def _check_justification(resource: Resource, justification: str) -> None:

@@ -8,8 +8,8 @@ import pytest
 from django.utils import timezone
 
 from access_requests import errors, services
-from access_requests.models import Resource
-from access_requests.tests.personas import make_resource, make_user
+from access_requests.models import AccessRequest, Resource
+from access_requests.tests.personas import make_resource, make_user, sign_in
 from accounts import services as account_services
 from accounts.models import User
 from accounts.sync import sync_users
@@ -20,6 +20,28 @@ FAR_EAST = "Pacific/Kiritimati"  # UTC+14
 
 def submit(user, resource, ends_at):
     return services.submit_request(user, resource, justification="Needed", ends_at=ends_at)
+
+
+@pytest.mark.django_db
+def test_group_held_in_okta_is_not_requestable_again(client):
+    member = make_user("gus.member", okta_groups=["Everyone", "Design Review"])
+    resource = make_resource("Design Review", allow_no_end=True)
+    everyone = make_resource("Everyone", group_type=Resource.GroupType.BUILT_IN)
+    sign_in(client, member)
+
+    page = client.get(f"/catalog/{resource.pk}/").content.decode()
+    assert "You do not have this access." not in page
+    assert "your last sign-in listed you as a member" in page
+    assert 'name="justification"' not in page
+    everyone_page = client.get(f"/catalog/{everyone.pk}/").content.decode()
+    assert "everyone in the organisation is a member" in everyone_page
+    with pytest.raises(errors.AccessAlreadyHeld, match="You already have Design Review in Okta"):
+        submit(member, resource, None)
+    assert not AccessRequest.objects.exists()
+
+    outsider = make_user("olli.outsider", okta_groups=["Everyone"])
+    sign_in(client, outsider)
+    assert "You do not have this access." in client.get(f"/catalog/{resource.pk}/").content.decode()
 
 
 @pytest.mark.django_db

@@ -4,6 +4,7 @@ from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest
 
 from access_requests.models import AccessRequest, ApprovalStep, Grant, Resource
+from access_requests.services.requests import held_in_okta
 
 
 def page_number(request: HttpRequest) -> int:
@@ -21,12 +22,14 @@ def visible_resources(user) -> QuerySet[Resource]:
 
 
 def own_access_to(user, resource: Resource) -> dict:
-    """Return the user's held grant and pending request for one resource (either may be None)."""
+    """Return the user's held grant and pending request for one resource (either may be None),
+    and whether they hold it in Okta without a grant."""
     held = Grant.objects.filter(user=user, resource=resource, status__in=Grant.HELD).first()
     pending = AccessRequest.objects.filter(
         requester=user, resource=resource, status__in=AccessRequest.OPEN
     ).first()
-    return {"grant": held, "pending_request": pending}
+    in_okta = held is None and held_in_okta(user, resource)
+    return {"grant": held, "pending_request": pending, "in_okta": in_okta}
 
 
 def decidable_steps(user) -> QuerySet[ApprovalStep]:
