@@ -7,7 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from access_requests import errors, notifications, policy
-from access_requests.models import AccessRequest, ApprovalStep
+from access_requests.models import AccessRequest, ApprovalStep, Grant
 from access_requests.services import provisioning
 from access_requests.services.events import record
 
@@ -70,6 +70,10 @@ def decide_step(
             .get(pk=step.request_id)
         )
         locked = ApprovalStep.objects.select_for_update().get(pk=step.pk)
+        if request_obj.extends_grant_id is not None:
+            # The last approval moves this grant's end. Every row lock comes before the first
+            # audit event (see audit.services.record_event), so it is locked now.
+            Grant.objects.select_for_update().filter(pk=request_obj.extends_grant_id).first()
         _check_decision(request_obj, locked, by=by, approve=approve, comment=comment)
 
         locked.status = Status.APPROVED if approve else Status.DENIED

@@ -159,8 +159,11 @@ def request_extension(
 
 
 def apply_extension(request_obj: AccessRequest, *, actor, http_request=None) -> Grant:
-    """Move the end of the extended grant; called when an extension request is approved."""
-    grant = Grant.objects.select_for_update().get(pk=request_obj.extends_grant_id)
+    """Move the end of the extended grant; called when an extension request is approved.
+
+    The caller holds the grant's row lock, taken before the transaction's first audit event.
+    """
+    grant = Grant.objects.get(pk=request_obj.extends_grant_id)
     if grant.status != Grant.Status.ACTIVE:
         # The access ended while the extension waited for approval: nothing left to extend.
         raise errors.NotExtendable(

@@ -293,6 +293,8 @@ def _succeed(operation: OktaOperation, call: CallInfo, *, pre_existing: bool) ->
     now = timezone.now()
     request_id = call.request_id or ""
     with transaction.atomic():
+        # Row locks come before the first audit event (see audit.services.record_event).
+        grant = Grant.objects.select_for_update().get(pk=operation.grant_id)
         updated = _still_ours(operation).update(
             status=OpStatus.SUCCEEDED,
             completed_at=now,
@@ -318,7 +320,6 @@ def _succeed(operation: OktaOperation, call: CallInfo, *, pre_existing: bool) ->
             },
             okta_request_id=request_id,
         )
-        grant = Grant.objects.select_for_update().get(pk=operation.grant_id)
         if operation.action in REMOVE_ACTIONS:
             revocation.removal_confirmed(grant, operation, request_id=request_id)
         elif grant.status == Grant.Status.PROVISIONING:
@@ -416,6 +417,8 @@ def _fail(operation: OktaOperation, error: OktaError, *, reason: str | None = No
     now = timezone.now()
     reason = reason or str(error)
     with transaction.atomic():
+        # Row locks come before the first audit event (see audit.services.record_event).
+        grant = Grant.objects.select_for_update().get(pk=operation.grant_id)
         updated = _still_ours(operation).update(
             status=OpStatus.FAILED,
             completed_at=now,
@@ -434,7 +437,6 @@ def _fail(operation: OktaOperation, error: OktaError, *, reason: str | None = No
             payload={"action": operation.action, "error": reason, "error_code": error.error_code},
             okta_request_id=error.request_id,
         )
-        grant = Grant.objects.select_for_update().get(pk=operation.grant_id)
         if operation.action in REMOVE_ACTIONS:
             revocation.removal_failed(grant, operation, reason=reason, request_id=error.request_id)
         elif grant.status == Grant.Status.PROVISIONING:
