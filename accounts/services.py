@@ -34,8 +34,8 @@ def profile_from_claims(claims: dict) -> dict:
 
 
 def known_time_zone(name, *, okta_id: str) -> str:
-    """Return `name` when it is an IANA time zone this system knows, else "" (the portal's
-    default applies) with a warning, so that a typo in Okta never breaks a request."""
+    """Return `name` when it is in this system's IANA time zone database, else "" with a
+    warning (the portal's default then applies), so that a typo in Okta never breaks a request."""
     name = str(name or "").strip()
     if not name:
         return ""

@@ -184,7 +184,7 @@ def protected_reason(drift: Drift) -> str:
 
 @dataclass
 class EnforcementPreview:
-    """What switching a resource to enforce would do now (a dry run)."""
+    """The effect that switching a resource to enforce would have now (a dry run)."""
 
     resource: Resource
     error: str = ""

@@ -210,7 +210,7 @@ def _check_not_held(requester, resource: Resource) -> None:
 
 
 def held_in_okta(user, resource: Resource) -> bool:
-    """Whether the user holds the group in Okta as far as the portal knows without asking Okta.
+    """Return whether the user is a member of the group in Okta, from stored data only.
 
     Everyone holds a built-in group (Okta's Everyone). Other groups come from the ID token's
     groups claim, which lists the user's group names and is refreshed at every sign-in and

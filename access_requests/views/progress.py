@@ -62,8 +62,11 @@ def request_grant(access_request: AccessRequest) -> Grant | None:
 
 
 def extension_progress(access_request: AccessRequest) -> Progress:
-    """An approved extension has no grant of its own: it moved the end of the grant it extends
-    in the same transaction as the approval, so it is applied, with nothing left to poll for."""
+    """Return the progress of an approved extension, which is final.
+
+    An extension has no grant of its own. Its approval moved the end of the extended grant in
+    the same transaction, so nothing is left to poll for.
+    """
     extended = access_request.extends_grant
     if extended is None or not extended.is_held:
         return Progress("extended", "Extension applied; the access has since ended", moving=False)
