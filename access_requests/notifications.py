@@ -89,4 +89,4 @@ def _send(recipient, subject: str, template: str, context: dict) -> None:
 
 
 def _portal_url() -> str:
-    return getattr(settings, "PORTAL_URL", "http://127.0.0.1:8000").rstrip("/")
+    return settings.PORTAL_URL

@@ -317,7 +317,18 @@ OIDC_TIMEOUT = 10
 OIDC_EXEMPT_URLS = ["healthz", "readyz"]
 
 # The portal's public base URL, for links in e-mails and the default event hook endpoint.
-PORTAL_URL = config.optional("PORTAL_URL", "http://127.0.0.1:8000").rstrip("/")
+PORTAL_URL = validate_url(
+    "PORTAL_URL",
+    config.required(
+        "PORTAL_URL",
+        development_default="http://127.0.0.1:8000",
+        expected="the portal's public base URL, such as https://access.example.com",
+    ),
+    schemes=("https",) if PRODUCTION else ("http", "https"),
+    expected="an https:// URL such as https://access.example.com"
+    if PRODUCTION
+    else "an http:// or https:// URL",
+).rstrip("/")
 # Members of this Okta group are portal admins.
 PORTAL_ADMIN_GROUP = config.optional("PORTAL_ADMIN_GROUP", "Portal Admins")
 

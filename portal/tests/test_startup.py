@@ -23,6 +23,7 @@ PRODUCTION_VARIABLES = {
     "OKTA_API_TOKEN": "00productionTestToken",
     "OIDC_RP_CLIENT_ID": "0oaproductiontest",
     "OIDC_RP_CLIENT_SECRET": "production-test-client-secret",
+    "PORTAL_URL": "https://portal.example.com",
 }
 
 # Variables from the developer's shell that would change what these cases test.
@@ -76,6 +77,7 @@ def test_production_deploy_check_is_clean():
         "OKTA_API_TOKEN",
         "OIDC_RP_CLIENT_ID",
         "OIDC_RP_CLIENT_SECRET",
+        "PORTAL_URL",
     ],
 )
 def test_production_missing_setting_stops_startup(name):
@@ -178,3 +180,13 @@ def test_portal_url_read_from_environment():
 def test_event_hook_secret_has_development_default():
     assert print_setting("PORTAL_EVENT_HOOK_SECRET", PORTAL_ENV="development")
     assert print_setting("PORTAL_EVENT_HOOK_SECRET", **PRODUCTION_VARIABLES) == ""
+
+
+def test_production_portal_url_must_be_https():
+    result = run_manage(
+        "check", **{**PRODUCTION_VARIABLES, "PORTAL_URL": "http://portal.example.com"}
+    )
+
+    assert result.returncode != 0
+    assert "PORTAL_URL" in result.stderr
+    assert "https://" in result.stderr

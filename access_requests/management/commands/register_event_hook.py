@@ -31,10 +31,7 @@ class Command(BaseCommand):
                 "PORTAL_EVENT_HOOK_SECRET is not set: set it first; Okta sends it with every "
                 "delivery and the endpoint refuses deliveries without it."
             )
-        url = options["url"] or (
-            getattr(settings, "PORTAL_URL", "http://127.0.0.1:8000").rstrip("/")
-            + reverse("access_requests:okta_event_hook")
-        )
+        url = options["url"] or settings.PORTAL_URL + reverse("access_requests:okta_event_hook")
         client = get_client()
         try:
             hook = next((hook for hook in client.list_event_hooks() if hook.uri == url), None)
