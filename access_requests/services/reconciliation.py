@@ -169,9 +169,10 @@ def kept_user_ids(resource: Resource) -> set[str]:
 
 def protected_reason(drift: Drift) -> str:
     """Why enforcement must not remove this access, or "" when it may."""
-    if drift.resource.name == settings.PORTAL_ADMIN_GROUP:
+    resource = drift.resource
+    if resource.kind == Resource.Kind.GROUP and resource.name == settings.PORTAL_ADMIN_GROUP:
         return (
-            f"Members of {drift.resource.name}, the portal's admin group, are never removed by "
+            f"Members of {resource.name}, the portal's admin group, are never removed by "
             "enforcement: remove them in Okta if that is intended."
         )
     if drift.user is not None and drift.user.is_admin:
