@@ -8,8 +8,12 @@ process. Configuration comes from the CELERY_* Django settings, and each install
 import os
 
 from celery import Celery
+from kombu.transport import TRANSPORT_ALIASES
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+
+# filesystem:// URLs get the transport whose messages appear in the queue folder whole.
+TRANSPORT_ALIASES["filesystem"] = "portal.filesystem_broker:Transport"
 
 app = Celery("portal")
 app.config_from_object("django.conf:settings", namespace="CELERY")
