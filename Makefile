@@ -8,9 +8,7 @@ BIN := $(VENV)/bin
 # Written after a successful install; older than a requirements file means reinstall.
 INSTALLED := $(VENV)/.requirements-installed
 EMULATOR_STATE := var/okta_emulator.sqlite3
-# The emulator process joins once its package can be run with `python -m okta_emulator`.
-EMULATOR_READY := $(wildcard okta_emulator/__main__.py)
-PROCESSES := web worker beat $(if $(EMULATOR_READY),emulator)
+PROCESSES := web worker beat emulator
 
 .PHONY: install run test lint clean
 
@@ -42,7 +40,6 @@ var:
 run: $(INSTALLED) | var
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py createcachetable
-ifneq ($(EMULATOR_READY),)
 	@# Copy Okta's users and catalog into the portal now instead of at beat's first run, which
 	@# is up to an hour away. That needs the emulator, so a temporary one serves these steps.
 	@# After the first seed, a demo set of groups and apps is also made requestable.
@@ -59,17 +56,12 @@ ifneq ($(EMULATOR_READY),)
 	$(BIN)/python manage.py sync_okta_users; \
 	$(BIN)/python manage.py sync_catalog; \
 	if test -n "$$first_seed"; then $(BIN)/python manage.py load_demo_catalog_settings; fi
-endif
 	@echo
 	@echo "Access Portal: open http://127.0.0.1:8000/ (readiness: http://127.0.0.1:8000/readyz)"
-ifneq ($(EMULATOR_READY),)
 	@echo "Okta emulator: http://127.0.0.1:8001/. Some ACTIVE demo users (password Demo-Passw0rd!):"
 	@$(BIN)/python -m okta_emulator show users --state $(EMULATOR_STATE) 2>/dev/null \
 		| awk '$$2 == "ACTIVE" { print "  " $$3 }' | head -n 8
 	@echo "All users: $(BIN)/python -m okta_emulator show users --state $(EMULATOR_STATE)"
-else
-	@echo "The Okta emulator is not in this checkout yet, so sign-in cannot work."
-endif
 	@echo "Starting: $(PROCESSES). Stop with Ctrl-C."
 	@echo
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile $(PROCESSES)

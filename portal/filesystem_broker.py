@@ -36,7 +36,7 @@ class Channel(filesystem.Channel):
                 message_file.write(str_to_bytes(dumps(payload)))
             os.replace(partial_path, final_path)
         except OSError as error:
-            raise ChannelError(f"Cannot add file {final_path!r} to directory") from error
+            raise ChannelError(f"Could not write message file {final_path!r}: {error}") from error
 
 
 class Transport(filesystem.Transport):
