@@ -360,6 +360,10 @@ PORTAL_EVENT_HOOK_SECRET = config.raw("PORTAL_EVENT_HOOK_SECRET", secret=True) o
 )
 # First retry delay of a failed Okta change (doubled per attempt, never before Okta's reset).
 PORTAL_OKTA_RETRY_BASE_SECONDS = config.integer("PORTAL_OKTA_RETRY_BASE_MS", default=2000) / 1000
+# Longest wait between two attempts of a failed Okta change, in seconds.
+PORTAL_OKTA_RETRY_MAX_SECONDS = config.integer(
+    "PORTAL_OKTA_RETRY_MAX_SECONDS", default=600, minimum=1
+)
 # An Okta change in flight for longer belongs to a dead worker and is run again. Must exceed
 # the Okta request timeout (30 s).
 PORTAL_OKTA_CLAIM_TIMEOUT_SECONDS = config.integer(

@@ -26,6 +26,9 @@ REPO = Path(__file__).resolve().parents[2]
 # Short enough that the reliability tests finish quickly; the defaults are minutes.
 TEST_CLAIM_TIMEOUT_SECONDS = 3
 TEST_RETRY_BASE_MS = 200
+# With 30% of calls failing, a change may fail eight times in a row; uncapped, its last waits
+# alone would take minutes of the suite's time.
+TEST_RETRY_MAX_SECONDS = 2
 
 
 @pytest.fixture
@@ -75,6 +78,7 @@ class Worker:
             OKTA_API_TOKEN=self.okta_org.api_token,
             PORTAL_OKTA_CLAIM_TIMEOUT_SECONDS=str(TEST_CLAIM_TIMEOUT_SECONDS),
             PORTAL_OKTA_RETRY_BASE_MS=str(TEST_RETRY_BASE_MS),
+            PORTAL_OKTA_RETRY_MAX_SECONDS=str(TEST_RETRY_MAX_SECONDS),
             LOG_LEVEL="INFO",
             # Retries that the worker itself sends must reach this test's queue too.
             CELERY_TASK_DEFAULT_QUEUE=self.queue,
