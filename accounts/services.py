@@ -78,7 +78,7 @@ def update_user_from_claims(claims: dict, *, http_request: HttpRequest | None = 
         )
 
     with transaction.atomic():
-        user, created = User.objects.select_for_update().get_or_create(
+        user, created = User.objects.select_for_update(no_key=True).get_or_create(
             okta_id=okta_id, defaults={**fields, "password": _unusable_password()}
         )
         if created:

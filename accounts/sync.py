@@ -101,7 +101,7 @@ def admin_member_ids(client: OktaClient) -> set[str]:
 def apply_directory(okta_users: list[OktaUser], admin_ids: set[str], result: SyncResult) -> None:
     """Write the directory's differences and their audit events, inside the caller's transaction."""
     now = timezone.now()
-    existing = {user.okta_id: user for user in User.objects.select_for_update()}
+    existing = {user.okta_id: user for user in User.objects.select_for_update(no_key=True)}
     created_ids = create_missing_users(okta_users, existing, result)
     pk_by_okta_id = {okta_id: user.pk for okta_id, user in existing.items()}
 

@@ -108,7 +108,9 @@ def request_extension(
     justification = (justification or "").strip()
     with transaction.atomic():
         locked = (
-            Grant.objects.select_for_update().select_related("resource", "user").get(pk=grant.pk)
+            Grant.objects.select_for_update(of=("self",))
+            .select_related("resource", "user")
+            .get(pk=grant.pk)
         )
         if locked.user_id != by.pk:
             raise errors.NotAllowed("Only the holder of this access can ask to extend it.")
@@ -193,7 +195,9 @@ def renew_grant(grant: Grant, *, by, days: int, http_request=None) -> Grant:
         raise errors.InvalidDuration("Renew for at least one day.")
     with transaction.atomic():
         locked = (
-            Grant.objects.select_for_update().select_related("resource", "user").get(pk=grant.pk)
+            Grant.objects.select_for_update(of=("self",))
+            .select_related("resource", "user")
+            .get(pk=grant.pk)
         )
         resource = locked.resource
         if not (by.is_admin or resource.owners.filter(pk=by.pk).exists()):

@@ -85,7 +85,9 @@ def submit_request(
     with transaction.atomic():
         # Serialises the submits of one requester, so the checks below cannot race with a
         # second submit of the same request (two tabs, a double click, two web processes).
-        get_user_model().objects.select_for_update().filter(pk=requester.pk).first()
+        # NO KEY UPDATE, because a plain FOR UPDATE also blocks the foreign-key check of an
+        # audit event naming this user, written by a transaction that holds the chain's lock.
+        get_user_model().objects.select_for_update(no_key=True).filter(pk=requester.pk).first()
         existing = _pending_request(requester, resource)
         if existing is not None:
             return existing, False
