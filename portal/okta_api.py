@@ -506,7 +506,7 @@ class OktaClient:
             # AttributeError on the missing response, not as its error value.
             self.last_call = CallInfo()
             raise OktaTransientError(
-                f"Okta did not answer: {type(error).__name__}: {error}",
+                f"No response from Okta: {type(error).__name__}: {error}",
                 retry_at=time.time() + backoff_delay(0),
             ) from error
 

@@ -38,7 +38,7 @@ class RateBudget:
         self.key_prefix = key_prefix
 
     def observe(self, bucket: str, reading: RateLimitReading) -> None:
-        """Record what Okta said about ``bucket`` in its latest response."""
+        """Store the rate-limit reading of Okta's latest response for ``bucket``."""
         window_key, remaining_key = self._keys(bucket)
         stored = self.cache.get(window_key)
         ttl = max(int(reading.reset_at - time.time()) + 60, 60)

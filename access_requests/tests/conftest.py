@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parents[2]
 # Short enough that the reliability tests finish quickly; the defaults are minutes.
 TEST_CLAIM_TIMEOUT_SECONDS = 3
 TEST_RETRY_BASE_MS = 200
-# With 30% of calls failing, a change may fail eight times in a row; uncapped, its last waits
+# With 30% of calls failing, a change may fail eight times in a row. Uncapped, its last waits
 # alone would take minutes of the suite's time.
 TEST_RETRY_MAX_SECONDS = 2
 
