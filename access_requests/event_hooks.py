@@ -127,7 +127,7 @@ def apply_pending_events() -> int:
     departed = set()
     for pk in pending.values_list("pk", flat=True):
         with transaction.atomic():
-            event = HookEvent.objects.select_for_update().filter(pk=pk).first()
+            event = HookEvent.objects.select_for_update(no_key=True).filter(pk=pk).first()
             if event is None or event.applied_at is not None:
                 continue
             event.outcome = _apply(event, departed)
@@ -188,7 +188,7 @@ def _target_id(targets: list, target_type: str) -> str | None:
 
 def _observe(user_id: str, resource_id: str, present: bool, event: HookEvent) -> bool:
     """Record the event's state for the pair unless a newer one is recorded; True if recorded."""
-    observed, created = ObservedAccess.objects.select_for_update().get_or_create(
+    observed, created = ObservedAccess.objects.select_for_update(no_key=True).get_or_create(
         user_okta_id=user_id,
         resource_okta_id=resource_id,
         defaults={"present": present, "published": event.published, "event_uuid": event.uuid},

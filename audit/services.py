@@ -5,6 +5,7 @@ import logging
 import re
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db import connection, models, transaction
 from django.utils import timezone
 from django.utils.ipv6 import clean_ipv6_address
@@ -56,8 +57,9 @@ def record_event(
     event and the change commit or roll back together. On PostgreSQL it takes a
     transaction-scoped advisory lock before reading the chain's head, so concurrent writers
     queue from that point until their transaction ends. Call it after the transaction's last
-    row lock (select_for_update): a transaction that waits for a row lock while holding the
-    chain lock can deadlock with one that holds the row and waits for the chain. On SQLite the
+    row lock, taken with select_for_update(no_key=True): a transaction that waits for a row
+    lock while holding the chain lock can deadlock with one that holds the row and waits for
+    the chain. A plain FOR UPDATE would also block the event's foreign-key checks. On SQLite the
     portal's settings open every transaction with BEGIN IMMEDIATE, which serialises writers
     already.
     """
@@ -87,6 +89,7 @@ def record_event(
 
 
 def _append(fields: dict[str, Any]) -> AuditEvent:
+    _share_users(fields["actor"], fields["subject_user"])
     _lock_chain()
     head = _chain_head()
     now = timezone.now()
@@ -114,6 +117,26 @@ def _lock_chain() -> None:
         return
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CHAIN_LOCK_KEY])
+
+
+def _share_users(*users) -> None:
+    """Take now the key-share locks that the event's foreign-key checks take at commit.
+
+    PostgreSQL checks the event's user references when the transaction commits, while the
+    chain lock is held; a check that waited there for a row another writer locks FOR UPDATE
+    would deadlock if that writer then waited for the chain. Waiting here, before the chain
+    lock, cannot.
+    """
+    if connection.vendor != "postgresql":
+        return
+    pks = sorted({user.pk for user in users if user is not None})
+    if not pks:
+        return
+    meta = get_user_model()._meta
+    table = connection.ops.quote_name(meta.db_table)
+    key = connection.ops.quote_name(meta.pk.column)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT 1 FROM {table} WHERE {key} = ANY(%s) FOR KEY SHARE", [pks])
 
 
 def _chain_head() -> AuditChainHead:

@@ -65,15 +65,19 @@ def decide_step(
     comment = (comment or "").strip()
     with transaction.atomic():
         request_obj = (
-            AccessRequest.objects.select_for_update()
+            # Only this row: a lock on the joined requester would block the foreign-key check
+            # of an audit event that names them (see audit.services.record_event).
+            AccessRequest.objects.select_for_update(no_key=True, of=("self",))
             .select_related("resource", "requester")
             .get(pk=step.request_id)
         )
-        locked = ApprovalStep.objects.select_for_update().get(pk=step.pk)
+        locked = ApprovalStep.objects.select_for_update(no_key=True).get(pk=step.pk)
         if request_obj.extends_grant_id is not None:
             # The last approval moves this grant's end. Every row lock comes before the first
             # audit event (see audit.services.record_event), so it is locked now.
-            Grant.objects.select_for_update().filter(pk=request_obj.extends_grant_id).first()
+            Grant.objects.select_for_update(no_key=True).filter(
+                pk=request_obj.extends_grant_id
+            ).first()
         _check_decision(request_obj, locked, by=by, approve=approve, comment=comment)
 
         locked.status = Status.APPROVED if approve else Status.DENIED

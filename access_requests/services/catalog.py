@@ -38,7 +38,10 @@ def sync_catalog(client=None) -> dict:
     incoming = [_group_fields(group) for group in groups] + [_app_fields(app) for app in apps]
 
     with transaction.atomic():
-        existing = {resource.okta_id: resource for resource in Resource.objects.select_for_update()}
+        existing = {
+            resource.okta_id: resource
+            for resource in Resource.objects.select_for_update(no_key=True)
+        }
         created, updated = [], []
         for fields in incoming:
             resource = existing.get(fields["okta_id"])

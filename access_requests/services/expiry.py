@@ -43,7 +43,7 @@ def expire_grants(now: datetime.datetime | None = None) -> int:
         with transaction.atomic():
             grant = (
                 # Locks only the grant row: PostgreSQL cannot lock the nullable side of a join.
-                Grant.objects.select_for_update(of=("self",))
+                Grant.objects.select_for_update(no_key=True, of=("self",))
                 .select_related("resource", "user", "request")
                 .filter(pk=pk)
                 .first()
@@ -108,7 +108,7 @@ def request_extension(
     justification = (justification or "").strip()
     with transaction.atomic():
         locked = (
-            Grant.objects.select_for_update(of=("self",))
+            Grant.objects.select_for_update(no_key=True, of=("self",))
             .select_related("resource", "user")
             .get(pk=grant.pk)
         )
@@ -195,7 +195,7 @@ def renew_grant(grant: Grant, *, by, days: int, http_request=None) -> Grant:
         raise errors.InvalidDuration("Renew for at least one day.")
     with transaction.atomic():
         locked = (
-            Grant.objects.select_for_update(of=("self",))
+            Grant.objects.select_for_update(no_key=True, of=("self",))
             .select_related("resource", "user")
             .get(pk=grant.pk)
         )

@@ -63,7 +63,7 @@ def offboard_user(user) -> dict:
         with transaction.atomic():
             grant = (
                 # Locks only the grant row: PostgreSQL cannot lock the nullable side of a join.
-                Grant.objects.select_for_update(of=("self",))
+                Grant.objects.select_for_update(no_key=True, of=("self",))
                 .select_related("resource", "user", "request")
                 .get(pk=pk)
             )
@@ -84,7 +84,7 @@ def offboard_user(user) -> dict:
 def cancel_open_request(pk: int, reason: str) -> bool:
     """Cancel a request for the system, with `reason`; False when it is no longer open."""
     with transaction.atomic():
-        request_obj = AccessRequest.objects.select_for_update().get(pk=pk)
+        request_obj = AccessRequest.objects.select_for_update(no_key=True).get(pk=pk)
         if not request_obj.is_open:
             return False
         _close(request_obj, AccessRequest.Status.CANCELLED, reason)
@@ -103,8 +103,8 @@ def _pass_on(step_id: int, departed) -> bool:
     step = ApprovalStep.objects.select_related("request__resource", "request__requester").get(
         pk=step_id
     )
-    request_obj = AccessRequest.objects.select_for_update().get(pk=step.request_id)
-    step = ApprovalStep.objects.select_for_update().get(pk=step_id)
+    request_obj = AccessRequest.objects.select_for_update(no_key=True).get(pk=step.request_id)
+    step = ApprovalStep.objects.select_for_update(no_key=True).get(pk=step_id)
     if step.status not in ApprovalStep.OPEN or not request_obj.is_open:
         return False
     step.approvers.remove(departed)

@@ -154,7 +154,7 @@ def retry_grant(grant: Grant, *, by, http_request=None) -> Grant:
     with transaction.atomic():
         locked = (
             # Locks only this row: PostgreSQL cannot lock the nullable side of the outer join.
-            Grant.objects.select_for_update(of=("self",))
+            Grant.objects.select_for_update(no_key=True, of=("self",))
             .select_related("resource", "user", "request")
             .get(pk=grant.pk)
         )
@@ -294,7 +294,7 @@ def _succeed(operation: OktaOperation, call: CallInfo, *, pre_existing: bool) ->
     request_id = call.request_id or ""
     with transaction.atomic():
         # Row locks come before the first audit event (see audit.services.record_event).
-        grant = Grant.objects.select_for_update().get(pk=operation.grant_id)
+        grant = Grant.objects.select_for_update(no_key=True).get(pk=operation.grant_id)
         updated = _still_ours(operation).update(
             status=OpStatus.SUCCEEDED,
             completed_at=now,
@@ -418,7 +418,7 @@ def _fail(operation: OktaOperation, error: OktaError, *, reason: str | None = No
     reason = reason or str(error)
     with transaction.atomic():
         # Row locks come before the first audit event (see audit.services.record_event).
-        grant = Grant.objects.select_for_update().get(pk=operation.grant_id)
+        grant = Grant.objects.select_for_update(no_key=True).get(pk=operation.grant_id)
         updated = _still_ours(operation).update(
             status=OpStatus.FAILED,
             completed_at=now,

@@ -90,7 +90,7 @@ def reconcile_resource(resource: Resource, client=None) -> ResourceResult:
     with transaction.atomic():
         # Locked first: serialises two comparisons of one resource (one baseline), and every
         # row lock in this transaction must come before the first audit event.
-        resource = Resource.objects.select_for_update().get(pk=resource.pk)
+        resource = Resource.objects.select_for_update(no_key=True).get(pk=resource.pk)
         result.resource = resource
         if resource.baseline_taken_at is None:
             take_baseline(resource, present)
@@ -280,7 +280,7 @@ def record_drift(
     found = {(user_id, Drift.Kind.UNAPPROVED) for user_id in unapproved} | {
         (user_id, Drift.Kind.MISSING) for user_id in missing
     }
-    open_drifts = Drift.objects.select_for_update().filter(
+    open_drifts = Drift.objects.select_for_update(no_key=True).filter(
         resource=resource, resolution=Drift.Resolution.OPEN
     )
     if checked is not None:
@@ -325,7 +325,7 @@ def correct_drift_by_id(drift_id: int) -> bool:
     with transaction.atomic():
         drift = (
             # Locks only this row: PostgreSQL cannot lock the nullable side of the outer join.
-            Drift.objects.select_for_update(of=("self",))
+            Drift.objects.select_for_update(no_key=True, of=("self",))
             .select_related("resource", "user")
             .filter(pk=drift_id, resolution=Drift.Resolution.OPEN)
             .first()
@@ -341,7 +341,7 @@ def _correct(drift: Drift) -> bool:
         logger.warning("Drift %s: user %s is unknown to the portal", drift.pk, drift.user_okta_id)
         return False
     held = (
-        Grant.objects.select_for_update()
+        Grant.objects.select_for_update(no_key=True)
         .filter(user=drift.user, resource=resource, status__in=Grant.HELD)
         .first()
     )
@@ -410,7 +410,7 @@ def close_deleted_resources() -> int:
         with transaction.atomic():
             grant = (
                 # Locks only this row: PostgreSQL cannot lock the nullable side of the outer join.
-                Grant.objects.select_for_update(of=("self",))
+                Grant.objects.select_for_update(no_key=True, of=("self",))
                 .select_related("resource", "user", "request")
                 .get(pk=pk)
             )

@@ -118,7 +118,7 @@ def submit_request(
 def cancel_request(request_obj: AccessRequest, *, by, http_request=None) -> AccessRequest:
     """Cancel a pending request; only its requester may."""
     with transaction.atomic():
-        locked = AccessRequest.objects.select_for_update().get(pk=request_obj.pk)
+        locked = AccessRequest.objects.select_for_update(no_key=True).get(pk=request_obj.pk)
         if locked.requester_id != by.pk:
             raise errors.NotAllowed(
                 "Only the person who asked for this access can cancel the request."
@@ -146,7 +146,7 @@ def expire_pending_requests(now: datetime.datetime | None = None) -> int:
     due = AccessRequest.objects.filter(status=AccessRequest.Status.PENDING, created_at__lt=cutoff)
     for pk in due.values_list("pk", flat=True):
         with transaction.atomic():
-            locked = AccessRequest.objects.select_for_update().filter(pk=pk).first()
+            locked = AccessRequest.objects.select_for_update(no_key=True).filter(pk=pk).first()
             # Decided or cancelled since the query above.
             if locked is None or not locked.is_open:
                 continue

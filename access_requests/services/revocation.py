@@ -275,7 +275,7 @@ def _close(
 def _lock(grant: Grant) -> Grant:
     return (
         # Locks only this row: PostgreSQL cannot lock the nullable side of the outer join.
-        Grant.objects.select_for_update(of=("self",))
+        Grant.objects.select_for_update(no_key=True, of=("self",))
         .select_related("resource", "user", "request")
         .get(pk=grant.pk)
     )

@@ -1,11 +1,14 @@
-"""Every row lock of a transaction comes before its first audit event.
+"""Row locks never make a deadlock with the audit trail's chain lock.
 
 On PostgreSQL the audit trail's chain is guarded by a transaction-scoped advisory lock. A
 transaction that holds it and then waits for a row lock can deadlock with one that holds the
-row and waits for the chain, so the order of the SQL statements is checked here.
+row and waits for the chain. So every row lock comes before the first audit event, and row locks
+are FOR NO KEY UPDATE on the locked table only: a plain FOR UPDATE, or one that also locks the
+joined rows, blocks the foreign-key check of an event that names those rows.
 """
 
 import datetime
+import re
 
 import pytest
 from django.db import connection, transaction
@@ -17,19 +20,27 @@ from access_requests.models import AccessRequest, Grant, OktaOperation, Resource
 from access_requests.services import expiry, provisioning
 from access_requests.tests.personas import make_resource, make_user
 from portal.okta_api import CallInfo, OktaError
+from tests_support.chain_lock import while_chain_is_held
 
 pytestmark = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="the chain's advisory lock exists on PostgreSQL only"
 )
 
 
+ROW_LOCK = re.compile(r"FOR (NO KEY )?UPDATE")
+
+
 def assert_row_locks_first(queries) -> None:
     statements = [query["sql"] for query in queries]
     chain = [i for i, sql in enumerate(statements) if "pg_advisory_xact_lock" in sql]
-    row_locks = [i for i, sql in enumerate(statements) if "FOR UPDATE" in sql]
+    row_locks = [i for i, sql in enumerate(statements) if ROW_LOCK.search(sql)]
     assert chain and row_locks
     late = [statements[i] for i in row_locks if i > chain[0]]
     assert not late, f"row locks after the first audit event: {late}"
+    for i in row_locks:
+        sql = statements[i]
+        assert "FOR NO KEY UPDATE" in sql, f"a lock that blocks foreign-key checks: {sql}"
+        assert " JOIN " not in sql or " OF " in sql, f"a lock on joined rows: {sql}"
 
 
 def in_flight_operation(grant: Grant, action=OktaOperation.Action.ADD_MEMBER) -> OktaOperation:
@@ -86,3 +97,30 @@ def test_approval_of_an_extension(db):
         services.decide_step(extension.steps.get(), by=owner, approve=True)
     assert_row_locks_first(queries)
     assert AccessRequest.objects.get(pk=extension.pk).status == AccessRequest.Status.APPROVED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_decision_while_an_event_names_the_requester():
+    """The shape of the deadlock CI once hit with a worker and 200 approvals.
+
+    A worker has written an event about the requester and holds the chain lock until its
+    commit, where PostgreSQL checks the event's reference to the requester. Meanwhile an
+    approver's decision locks its rows and waits for the chain. Neither may wait for the other.
+    """
+    owner = make_user("olga.owner")
+    requester = make_user("rita.requester")
+    resource = make_resource(
+        "Deadlock Room", approval_policy=Resource.ApprovalPolicy.OWNERS, allow_no_end=True
+    )
+    resource.owners.add(owner)
+    request_obj, _created = services.submit_request(
+        requester, resource, justification="On call", ends_at=None
+    )
+    step = request_obj.steps.get()
+
+    failures = while_chain_is_held(
+        requester, lambda: services.decide_step(step, by=owner, approve=True)
+    )
+
+    assert not failures, failures
+    assert AccessRequest.objects.get(pk=request_obj.pk).status == AccessRequest.Status.APPROVED

@@ -113,7 +113,7 @@ class Command(BaseCommand):
 
 def _demo_resource(demo: DemoSetting) -> Resource:
     resource = (
-        Resource.objects.select_for_update()
+        Resource.objects.select_for_update(no_key=True)
         .filter(kind=demo.kind, name=demo.name, deleted_in_okta_at__isnull=True)
         .first()
     )
