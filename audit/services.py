@@ -122,10 +122,10 @@ def _lock_chain() -> None:
 def _share_users(*users) -> None:
     """Take now the key-share locks that the event's foreign-key checks take at commit.
 
-    PostgreSQL checks the event's user references when the transaction commits, while the
-    chain lock is held; a check that waited there for a row another writer locks FOR UPDATE
-    would deadlock if that writer then waited for the chain. Waiting here, before the chain
-    lock, cannot.
+    PostgreSQL checks the event's user references when the transaction commits, with the
+    chain lock still taken. A check that waited there for a row that another writer locked FOR
+    UPDATE would deadlock once that writer waited for the chain. Waiting here, before the chain
+    lock, cannot deadlock.
     """
     if connection.vendor != "postgresql":
         return

@@ -12,11 +12,12 @@ TIMEOUT_SECONDS = 30
 
 
 def while_chain_is_held(subject_user, change: Callable[[], object]) -> list[BaseException]:
-    """Call `change` while a worker's event about `subject_user` holds the chain; return errors.
+    """Call `change` while a worker's event about `subject_user` keeps the chain locked.
 
     The worker writes its event and keeps its transaction open until `change`, in a second
-    thread, waits for a lock; then it commits, which is when PostgreSQL checks the event's
-    reference to the user. A deadlock shows as an OperationalError in the returned list.
+    thread, waits for a lock. Then the worker commits, which is when PostgreSQL checks the
+    event's reference to the user. Returns the exceptions that either transaction raised: a
+    deadlock shows as an OperationalError.
     """
     chain_held, commit_now = threading.Event(), threading.Event()
     failures: list[BaseException] = []

@@ -2,9 +2,9 @@
 
 On PostgreSQL the audit trail's chain is guarded by a transaction-scoped advisory lock. A
 transaction that holds it and then waits for a row lock can deadlock with one that holds the
-row and waits for the chain. So every row lock comes before the first audit event, and row locks
-are FOR NO KEY UPDATE on the locked table only: a plain FOR UPDATE, or one that also locks the
-joined rows, blocks the foreign-key check of an event that names those rows.
+row and waits for the chain. So every row lock comes before the first audit event. Row locks are
+also FOR NO KEY UPDATE on the locked table only, because a plain FOR UPDATE, or one that also
+locks the joined rows, blocks the foreign-key check of an event that names those rows.
 """
 
 import datetime
@@ -101,11 +101,11 @@ def test_approval_of_an_extension(db):
 
 @pytest.mark.django_db(transaction=True)
 def test_decision_while_an_event_names_the_requester():
-    """The shape of the deadlock CI once hit with a worker and 200 approvals.
+    """Replay a worker's event about the requester racing an approval of their request.
 
-    A worker has written an event about the requester and holds the chain lock until its
-    commit, where PostgreSQL checks the event's reference to the requester. Meanwhile an
-    approver's decision locks its rows and waits for the chain. Neither may wait for the other.
+    The worker holds the chain lock until its commit, where PostgreSQL checks the event's
+    reference to the requester. Meanwhile the approval locks its rows and waits for the chain.
+    Neither may wait for a lock the other holds.
     """
     owner = make_user("olga.owner")
     requester = make_user("rita.requester")
