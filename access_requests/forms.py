@@ -12,6 +12,7 @@ from django import forms
 from django.utils import timezone
 
 from access_requests.services import DURATION_PRESETS
+from access_requests.services.requests import max_duration_days
 from portal.dates import DayField
 
 CUSTOM_END = "custom"
@@ -48,6 +49,8 @@ class RequestAccessForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.resource = resource
         self.time_zone = time_zone
+        # Shown next to the durations; the service enforces it on every end date.
+        self.max_duration_days = max_duration_days(resource)
         self.fields["justification"].required = resource.justification_required
         if resource.justification_required:
             self.fields["justification"].error_messages["required"] = (
@@ -57,13 +60,12 @@ class RequestAccessForm(forms.Form):
         self.fields["duration"].initial = self.fields["duration"].choices[0][0]
 
     def _duration_choices(self) -> list[tuple[str, str]]:
-        # Presets longer than the resource's maximum are not offered. The service rejects a
-        # custom date over the maximum, with the limit in its message.
-        maximum = self.resource.max_duration_days
+        # Presets longer than the maximum are not offered. The service rejects a custom date
+        # over the maximum, with the limit in its message.
         choices = [
             (str(days), "1 day" if days == 1 else f"{days} days")
             for days in DURATION_PRESETS
-            if maximum is None or days <= maximum
+            if days <= self.max_duration_days
         ]
         choices.append((CUSTOM_END, "Until a date"))
         if self.resource.allow_no_end:

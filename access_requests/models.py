@@ -59,7 +59,10 @@ class Resource(models.Model):
         max_length=24, choices=ApprovalPolicy.choices, default=ApprovalPolicy.MANAGER
     )
     max_duration_days = models.PositiveIntegerField(
-        null=True, blank=True, help_text="Longest access a request may ask for; empty = no maximum."
+        null=True,
+        blank=True,
+        help_text="Longest access a grant may have, in days. When empty or longer than "
+        "PORTAL_MAX_GRANT_DAYS, that setting applies instead.",
     )
     allow_no_end = models.BooleanField(
         default=False, help_text="Whether a request may ask for access with no end date."

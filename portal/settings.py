@@ -338,8 +338,8 @@ PORTAL_ADMIN_GROUP = config.optional("PORTAL_ADMIN_GROUP", "Portal Admins")
 PORTAL_REQUEST_EXPIRY_DAYS = config.integer("PORTAL_REQUEST_EXPIRY_DAYS", default=14, minimum=1)
 # Custom end dates are the end of that day in the requester's Okta time zone, or in this one.
 PORTAL_DEFAULT_TIME_ZONE = config.optional("PORTAL_DEFAULT_TIME_ZONE", "UTC")
-# Longest access a request may ask for on a resource that has no maximum of its own and does
-# not allow access with no end.
+# Longest access, in days, that a grant with an end date may have. A resource's own maximum can
+# only lower it, and access with no end date is a separate per-resource choice.
 PORTAL_MAX_GRANT_DAYS = config.integer("PORTAL_MAX_GRANT_DAYS", default=365, minimum=1)
 # Days before a grant's end on which its holder gets a reminder e-mail.
 try:

@@ -9,6 +9,7 @@ from access_requests.services.requests import (
     cancel_request,
     end_of_day,
     expire_pending_requests,
+    max_duration_days,
     requester_time_zone,
     submit_request,
 )
@@ -21,6 +22,7 @@ __all__ = [
     "decide_step",
     "end_of_day",
     "expire_pending_requests",
+    "max_duration_days",
     "requester_time_zone",
     "retry_grant",
     "run_operation",

@@ -19,7 +19,15 @@ from access_requests import errors, notifications
 from access_requests.models import AccessRequest, ExpiryReminder, Grant
 from access_requests.services import approvals, revocation
 from access_requests.services.events import record
-from access_requests.services.requests import _check_end, _check_justification, _check_requester
+from access_requests.services.requests import (
+    _check_end,
+    _check_justification,
+    _check_requester,
+    end_of_day,
+    last_allowed_day,
+    max_duration_days,
+    requester_time_zone,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -190,7 +198,10 @@ def apply_extension(request_obj: AccessRequest, *, actor, http_request=None) -> 
 
 
 def renew_grant(grant: Grant, *, by, days: int, http_request=None) -> Grant:
-    """Let an owner or admin push the end of a grant `days` days past now (or its end)."""
+    """Push the end of a grant `days` days past its end (or now, if later), for an owner or admin.
+
+    The new end may be at most max_duration_days(resource) days from now, as for an extension.
+    """
     if days < 1:
         raise errors.InvalidDuration("Renew for at least one day.")
     with transaction.atomic():
@@ -209,12 +220,10 @@ def renew_grant(grant: Grant, *, by, days: int, http_request=None) -> Grant:
         if locked.status != Grant.Status.ACTIVE or locked.ends_at is None:
             raise errors.NotExtendable("Only active access with an end date can be renewed.")
         now = timezone.now()
-        if resource.max_duration_days is not None and days > resource.max_duration_days:
-            raise errors.InvalidDuration(
-                f"Access to {resource.name} can last at most {resource.max_duration_days} days."
-            )
         previous = locked.ends_at
-        locked.ends_at = max(previous, now) + datetime.timedelta(days=days)
+        new_end = max(previous, now) + datetime.timedelta(days=days)
+        _check_renewal_end(locked, new_end, now)
+        locked.ends_at = new_end
         locked.save(update_fields=["ends_at", "updated_at"])
         # The reminders start over for the new end date.
         locked.reminders.all().delete()
@@ -231,6 +240,26 @@ def renew_grant(grant: Grant, *, by, days: int, http_request=None) -> Grant:
             http_request=http_request,
         )
     return locked
+
+
+def _check_renewal_end(grant: Grant, new_end: datetime.datetime, now: datetime.datetime) -> None:
+    """Raise InvalidDuration when `new_end` is more than max_duration_days whole days from now.
+
+    Days are counted in the holder's time zone, the same limit an extension request has.
+    """
+    resource = grant.resource
+    last_day = last_allowed_day(resource, grant.user, now)
+    latest_end = end_of_day(last_day, requester_time_zone(grant.user))
+    if new_end <= latest_end:
+        return
+    limit = (
+        f"Access to {resource.name} can last at most {max_duration_days(resource)} days, "
+        f"so it can end on {last_day.isoformat()} at the latest"
+    )
+    allowed_days = (latest_end - max(grant.ends_at, now)).days
+    if allowed_days < 1:
+        raise errors.InvalidDuration(f"{limit}: it cannot be renewed further today.")
+    raise errors.InvalidDuration(f"{limit}: renew by at most {allowed_days} days.")
 
 
 def expiring_soon(user, now: datetime.datetime | None = None):

@@ -244,30 +244,34 @@ def _check_end(resource: Resource, requester, ends_at: datetime.datetime | None)
         raise ValueError("ends_at must be an aware datetime, a date or None.")
     if ends_at <= now:
         raise errors.InvalidDuration("The end date is in the past: choose a date after today.")
-    max_days = max_duration_days(resource)
-    if max_days is None:
-        return
-    # The maximum counts whole days in the requester's time zone, so a custom end date on the
-    # last allowed day is accepted although its end of day is a few hours past now + N days.
-    tz_name = requester_time_zone(requester)
-    last_day = timezone.localtime(
-        now + datetime.timedelta(days=max_days), zoneinfo.ZoneInfo(tz_name)
-    ).date()
-    if ends_at > end_of_day(last_day, tz_name):
+    last_day = last_allowed_day(resource, requester, now)
+    if ends_at > end_of_day(last_day, requester_time_zone(requester)):
         raise errors.InvalidDuration(
-            f"Access to {resource.name} can last at most {max_days} days: "
+            f"Access to {resource.name} can last at most {max_duration_days(resource)} days: "
             f"choose an end on or before {last_day.isoformat()}."
         )
 
 
-def max_duration_days(resource: Resource) -> int | None:
-    """Longest access a request for `resource` may ask for, in days; None = no limit.
+def max_duration_days(resource: Resource) -> int:
+    """Return the longest access, in days, that a grant on `resource` may have.
 
-    A resource that needs an end date but sets no maximum gets the portal-wide one, so a far
-    custom end date cannot stand in for "no end".
+    That is the smaller of the resource's own maximum and PORTAL_MAX_GRANT_DAYS, or
+    PORTAL_MAX_GRANT_DAYS when the resource sets none. It bounds every end date: submitted,
+    extended and renewed. Access with no end date is a separate choice that `allow_no_end`
+    controls.
     """
-    if resource.max_duration_days is not None:
-        return resource.max_duration_days
-    if resource.allow_no_end:
-        return None
-    return getattr(settings, "PORTAL_MAX_GRANT_DAYS", DEFAULT_MAX_GRANT_DAYS)
+    portal_max = getattr(settings, "PORTAL_MAX_GRANT_DAYS", DEFAULT_MAX_GRANT_DAYS)
+    if resource.max_duration_days is None:
+        return portal_max
+    return min(resource.max_duration_days, portal_max)
+
+
+def last_allowed_day(resource: Resource, user, now: datetime.datetime) -> datetime.date:
+    """Return the last day, in `user`'s time zone, on which access to `resource` may end.
+
+    The maximum counts whole days, so an end date on the last allowed day is accepted although
+    its end of day is a few hours past now + N days.
+    """
+    zone = zoneinfo.ZoneInfo(requester_time_zone(user))
+    latest = now + datetime.timedelta(days=max_duration_days(resource))
+    return timezone.localtime(latest, zone).date()

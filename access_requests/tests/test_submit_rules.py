@@ -8,7 +8,8 @@ import pytest
 from django.utils import timezone
 
 from access_requests import errors, services
-from access_requests.models import AccessRequest, Resource
+from access_requests.models import AccessRequest, Grant, Resource
+from access_requests.services import expiry
 from access_requests.tests.personas import make_resource, make_user, sign_in
 from accounts import services as account_services
 from accounts.models import User
@@ -63,14 +64,95 @@ def test_far_custom_end_is_refused_without_a_maximum(settings):
 
     access_request, created = submit(requester, resource, last_day - datetime.timedelta(days=1))
     assert created
-    # A resource that allows no end has no limit on a custom end either.
+    # A resource that allows no end still caps a custom end date: "no end" is its own choice.
     open_ended = make_resource(
         "Wiki",
         max_duration_days=None,
         allow_no_end=True,
         approval_policy=Resource.ApprovalPolicy.AUTOMATIC,
     )
-    assert submit(requester, open_ended, datetime.date(2999, 12, 31))[1]
+    with pytest.raises(errors.InvalidDuration, match="at most 365 days"):
+        submit(requester, open_ended, datetime.date(2999, 12, 31))
+    assert submit(requester, open_ended, None)[1]
+
+
+@pytest.mark.django_db
+def test_portal_maximum_caps_a_longer_resource_maximum(settings):
+    settings.PORTAL_MAX_GRANT_DAYS = 30
+    requester = make_user("lars.long")
+    resource = make_resource(
+        "Archive", max_duration_days=400, approval_policy=Resource.ApprovalPolicy.AUTOMATIC
+    )
+
+    with pytest.raises(errors.InvalidDuration) as refused:
+        submit(requester, resource, timezone.now() + datetime.timedelta(days=60))
+    assert "at most 30 days" in refused.value.message
+    assert services.max_duration_days(resource) == 30
+    resource.max_duration_days = 10
+    assert services.max_duration_days(resource) == 10
+
+
+@pytest.mark.django_db
+def test_extension_capped_by_portal_maximum(settings):
+    settings.PORTAL_MAX_GRANT_DAYS = 30
+    holder = make_user("ella.extend")
+    resource = make_resource(
+        "Archive", max_duration_days=400, approval_policy=Resource.ApprovalPolicy.OWNERS
+    )
+    resource.owners.add(make_user("otis.owner"))
+    now = timezone.now()
+    grant = Grant.objects.create(
+        user=holder, resource=resource, status=Grant.Status.ACTIVE, ends_at=now
+    )
+
+    with pytest.raises(errors.InvalidDuration, match="at most 30 days"):
+        expiry.request_extension(
+            grant, by=holder, ends_at=now + datetime.timedelta(days=60), justification="More"
+        )
+    _extension, created = expiry.request_extension(
+        grant, by=holder, ends_at=now + datetime.timedelta(days=20), justification="More"
+    )
+    assert created
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("resource_maximum", [None, 400])
+def test_renewal_capped_by_portal_maximum(settings, resource_maximum):
+    settings.PORTAL_MAX_GRANT_DAYS = 30
+    owner = make_user("oona.owner")
+    holder = make_user("hugo.holder")
+    resource = make_resource("Archive", max_duration_days=resource_maximum)
+    resource.owners.add(owner)
+    ends_at = timezone.now() + datetime.timedelta(days=5)
+    grant = Grant.objects.create(
+        user=holder, resource=resource, status=Grant.Status.ACTIVE, ends_at=ends_at
+    )
+
+    with pytest.raises(errors.InvalidDuration) as refused:
+        expiry.renew_grant(grant, by=owner, days=60)
+    assert "at most 30 days" in refused.value.message
+    assert "renew by at most 25 days" in refused.value.message
+    grant.refresh_from_db()
+    assert grant.ends_at == ends_at
+    renewed = expiry.renew_grant(grant, by=owner, days=25)
+    assert renewed.ends_at == ends_at + datetime.timedelta(days=25)
+    with pytest.raises(errors.InvalidDuration, match="cannot be renewed further today"):
+        expiry.renew_grant(grant, by=owner, days=1)
+
+
+@pytest.mark.django_db
+def test_request_form_shows_portal_maximum(client, settings):
+    settings.PORTAL_MAX_GRANT_DAYS = 30
+    requester = make_user("fred.form")
+    resource = make_resource("Archive", max_duration_days=None, allow_no_end=True)
+    sign_in(client, requester)
+
+    page = client.get(f"/catalog/{resource.pk}/").content.decode()
+
+    assert "(at most 30 days)" in page
+    assert 'value="30"' in page
+    assert 'value="90"' not in page
+    assert 'value="none"' in page
 
 
 @pytest.mark.django_db
