@@ -1,6 +1,5 @@
 """Writing audit events: `record_event` is the only way in."""
 
-import ipaddress
 import logging
 import re
 from typing import Any
@@ -13,6 +12,7 @@ from django.utils.ipv6 import clean_ipv6_address
 from audit.actions import ACTIONS, OUTCOMES
 from audit.hashing import GENESIS_HASH, canonical_value
 from audit.models import AuditChainHead, AuditEvent
+from portal.client_address import IPAddress, client_ip
 
 logger = logging.getLogger(__name__)
 
@@ -238,29 +238,21 @@ def _grant_id_of(target) -> int | None:
 def _client_of(http_request) -> tuple[str | None, str]:
     if http_request is None:
         return None, ""
-    # NOTE: REMOTE_ADDR is the proxy's address behind a load balancer. Trusting
-    # X-Forwarded-For needs to know how many proxies to strip, which no setting configures yet.
-    address = http_request.META.get("REMOTE_ADDR") or None
-    if address is not None:
-        address = _normalise_ip(address)
+    address = client_ip(http_request)
+    ip = None if address is None else _normalise_ip(address)
     user_agent = _truncate(http_request.META.get("HTTP_USER_AGENT", ""), MAX_USER_AGENT)
-    return address, user_agent
+    return ip, user_agent
 
 
-def _normalise_ip(address: str) -> str | None:
+def _normalise_ip(address: IPAddress) -> str:
     """Return the address in the form the database returns it, so the hash covers that form.
 
     IPv6 goes through Django's clean_ipv6_address, as GenericIPAddressField does on save: it
     keeps IPv4-mapped addresses as ::ffff:a.b.c.d, which Python's ipaddress would not.
     """
-    try:
-        parsed = ipaddress.ip_address(address)
-    except ValueError:
-        logger.warning("Ignoring invalid REMOTE_ADDR %r in an audit event", address)
-        return None
-    if parsed.version == 6:
-        return clean_ipv6_address(address)
-    return str(parsed)
+    if address.version == 6:
+        return clean_ipv6_address(str(address))
+    return str(address)
 
 
 def _truncate(text: str, limit: int) -> str:

@@ -4,6 +4,7 @@ settings.py is the only caller in production code. The readers take a plain mapp
 of os.environ so that tests can exercise them without reloading Django settings.
 """
 
+import ipaddress
 from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -124,6 +125,23 @@ class Config:
         if value is None:
             return default
         return [item.strip() for item in value.split(",") if item.strip()]
+
+    def networks(self, name: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        """Return a comma-separated list of IP addresses and CIDR networks, () when unset.
+
+        A single address becomes a network of one address (/32 or /128). A network with host
+        bits set, such as 10.0.0.1/8, is rejected because it is probably a typo for 10.0.0.0/8.
+        """
+        networks = []
+        for item in self.names(name, default=[]):
+            try:
+                networks.append(ipaddress.ip_network(item))
+            except ValueError as error:
+                raise ImproperlyConfigured(
+                    f"{name} contains {item!r}, which is not valid ({error}): expected "
+                    "comma-separated IP addresses or CIDR networks, such as 10.0.0.5,10.1.0.0/16."
+                ) from error
+        return tuple(networks)
 
 
 def validate_url(name: str, value: str, *, schemes: tuple[str, ...], expected: str) -> str:

@@ -432,6 +432,10 @@ if PRODUCTION:
         # an explicit opt-in (SECURE_HSTS_PRELOAD=true) rather than a deployment-check default.
         SILENCED_SYSTEM_CHECKS = ["security.W021"]
 
+# Reverse proxies whose X-Forwarded-For header is believed when the portal records a client's
+# IP address (portal/client_address.py). Empty: the header is ignored and REMOTE_ADDR is used.
+PORTAL_TRUSTED_PROXIES = config.networks("PORTAL_TRUSTED_PROXIES")
+
 SESSION_COOKIE_HTTPONLY = True
 # Lax, not Strict: Okta's redirect back to /oidc/callback/ is a cross-site navigation that
 # must carry the session cookie holding the state, nonce and PKCE verifier.

@@ -1,3 +1,5 @@
+import ipaddress
+
 import pytest
 from django.db import connection, transaction
 from django.test import RequestFactory
@@ -51,6 +53,29 @@ def test_http_request_gives_ip_and_user_agent():
     event = record(http_request=http_request)
     assert event.ip == "10.1.2.3"
     assert event.user_agent == "Tester/1"
+
+
+def test_forged_forwarded_for_not_recorded(settings):
+    settings.PORTAL_TRUSTED_PROXIES = (ipaddress.ip_network("10.0.0.0/8"),)
+    http_request = RequestFactory().get(
+        "/", REMOTE_ADDR="203.0.113.7", HTTP_X_FORWARDED_FOR="198.51.100.66"
+    )
+
+    event = record(http_request=http_request)
+
+    assert event.ip == "203.0.113.7"
+
+
+def test_client_behind_trusted_proxy_recorded(settings):
+    settings.PORTAL_TRUSTED_PROXIES = (ipaddress.ip_network("10.0.0.0/8"),)
+    http_request = RequestFactory().get(
+        "/", REMOTE_ADDR="10.0.0.5", HTTP_X_FORWARDED_FOR="198.51.100.66, 2001:DB8::7"
+    )
+
+    event = record(http_request=http_request)
+
+    assert event.ip == "2001:db8::7"
+    assert AuditEvent.objects.get().compute_hash() == event.hash
 
 
 def test_secrets_are_masked_at_any_depth():

@@ -1,3 +1,4 @@
+import ipaddress
 from pathlib import Path
 
 import pytest
@@ -136,6 +137,42 @@ def test_names_splits_and_drops_blanks():
         "a.example",
         "b.example",
     ]
+
+
+def test_networks_unset_is_empty():
+    assert development().networks("PORTAL_TRUSTED_PROXIES") == ()
+    assert development(PORTAL_TRUSTED_PROXIES=" , ").networks("PORTAL_TRUSTED_PROXIES") == ()
+
+
+def test_networks_parses_addresses_and_cidrs():
+    config = production(PORTAL_TRUSTED_PROXIES=" 10.0.0.5, 10.1.0.0/16,2001:db8::/32,::1 ")
+
+    networks = config.networks("PORTAL_TRUSTED_PROXIES")
+
+    assert networks == (
+        ipaddress.ip_network("10.0.0.5/32"),
+        ipaddress.ip_network("10.1.0.0/16"),
+        ipaddress.ip_network("2001:db8::/32"),
+        ipaddress.ip_network("::1/128"),
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "invalid_item"),
+    [
+        ("10.0.0.5,proxy.internal", "'proxy.internal'"),
+        ("10.0.0.1/8", "'10.0.0.1/8'"),
+        ("10.0.0.0/33", "'10.0.0.0/33'"),
+        ("10.0.0.0/8;10.1.0.0/16", "'10.0.0.0/8;10.1.0.0/16'"),
+    ],
+)
+def test_networks_invalid_item_is_rejected(value, invalid_item):
+    with pytest.raises(ImproperlyConfigured) as raised:
+        production(PORTAL_TRUSTED_PROXIES=value).networks("PORTAL_TRUSTED_PROXIES")
+
+    message = str(raised.value)
+    assert f"PORTAL_TRUSTED_PROXIES contains {invalid_item}" in message
+    assert "CIDR" in message
 
 
 def test_validate_url_rejects_wrong_scheme():

@@ -34,6 +34,7 @@ OVERRIDDEN = (
     "REDIS_URL",
     "CELERY_RESULT_BACKEND",
     "EMAIL_URL",
+    "PORTAL_TRUSTED_PROXIES",
     *PRODUCTION_VARIABLES,
 )
 
@@ -121,6 +122,23 @@ def test_production_rejects_debug():
 
     assert result.returncode != 0
     assert "DEBUG is true" in result.stderr
+
+
+def test_production_rejects_invalid_trusted_proxy():
+    variables = {**PRODUCTION_VARIABLES, "PORTAL_TRUSTED_PROXIES": "10.0.0.0/8,load-balancer"}
+
+    result = run_manage("check", **variables)
+
+    assert result.returncode != 0
+    assert "PORTAL_TRUSTED_PROXIES contains 'load-balancer'" in result.stderr
+
+
+def test_trusted_proxies_read_from_environment():
+    variables = {**PRODUCTION_VARIABLES, "PORTAL_TRUSTED_PROXIES": "10.0.0.5, 2001:db8::/32"}
+
+    printed = print_setting("PORTAL_TRUSTED_PROXIES", **variables)
+
+    assert printed == "(IPv4Network('10.0.0.5/32'), IPv6Network('2001:db8::/32'))"
 
 
 def test_invalid_mode_stops_startup():
