@@ -75,8 +75,9 @@ def submit_request(
     `ends_at` is an aware datetime (a preset: now + N days), a date (a custom end date: the
     end of that day in the requester's time zone), or None for access with no end. A pending
     request of the same requester for the same resource is returned as (existing, False), so
-    a double submit creates one request. Raises an AccessRequestError subclass when the request
-    is rejected. With the automatic policy the request is approved and provisioned at once.
+    a double submit creates one request. With the automatic policy the request is approved and
+    provisioned at once, so while its grant is held, a submit returns that request as
+    (existing, False) too. Raises an AccessRequestError subclass when the request is rejected.
     """
     justification = (justification or "").strip()
     if isinstance(ends_at, datetime.date) and not isinstance(ends_at, datetime.datetime):
@@ -88,7 +89,9 @@ def submit_request(
         # NO KEY UPDATE, because a plain FOR UPDATE also blocks the foreign-key check of an
         # audit event naming this user, written by a transaction that holds the chain's lock.
         get_user_model().objects.select_for_update(no_key=True).filter(pk=requester.pk).first()
-        existing = _pending_request(requester, resource)
+        existing = _pending_request(requester, resource) or _automatic_request_in_effect(
+            requester, resource
+        )
         if existing is not None:
             return existing, False
         _check_requester(requester)
@@ -179,6 +182,24 @@ def _pending_request(requester, resource: Resource) -> AccessRequest | None:
     return AccessRequest.objects.filter(
         requester=requester, resource=resource, status=AccessRequest.Status.PENDING
     ).first()
+
+
+def _automatic_request_in_effect(requester, resource: Resource) -> AccessRequest | None:
+    """Return the automatically approved request behind the requester's held grant, if any.
+
+    An automatic request is never pending, so without this a second submit that waited for the
+    first one's lock would find the new grant and get AccessAlreadyHeld.
+    """
+    grant = (
+        Grant.objects.filter(
+            user=requester, resource=resource, status__in=Grant.HELD, request__isnull=False
+        )
+        .select_related("request")
+        .first()
+    )
+    if grant is None or grant.request.steps.exists():
+        return None
+    return grant.request
 
 
 def _check_requester(requester) -> None:

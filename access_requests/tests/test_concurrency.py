@@ -10,7 +10,7 @@ import pytest
 from django.db import connection, connections
 
 from access_requests import errors, services
-from access_requests.models import AccessRequest, Grant
+from access_requests.models import AccessRequest, Grant, Resource
 from access_requests.tests import okta_data
 from access_requests.tests.conftest import wait_for
 from access_requests.tests.test_reliability import settled, setup_pairs
@@ -105,5 +105,29 @@ def test_same_submit_twice_at_once_creates_one(provisioning_worker, okta_setting
     grant = Grant.objects.get()
     wait_for(lambda: settled([grant.pk]), timeout=60, message="the grant")
     assert count_events("request.submitted") == 1
+    assert count_events("grant.applied") == 1
+    assert okta_data.membership_adds(okta_org, since) == {(requester.okta_id, resource.okta_id): 1}
+
+
+def test_automatic_submit_twice_at_once_creates_one(provisioning_worker, okta_settings):
+    okta_org = okta_settings
+    _owner, [(requester, resource)] = setup_pairs(okta_org, 1)
+    resource.approval_policy = Resource.ApprovalPolicy.AUTOMATIC
+    resource.save(update_fields=["approval_policy"])
+    since = okta_data.emulator_now(okta_org)
+
+    def submit():
+        return services.submit_request(requester, resource, justification="On call", ends_at=None)
+
+    results = race(submit, [(), ()])
+
+    assert not any(isinstance(result, errors.AccessRequestError) for result in results), results
+    assert sorted(created for _request, created in results) == [False, True]
+    assert results[0][0].pk == results[1][0].pk
+    assert AccessRequest.objects.count() == 1
+    grant = Grant.objects.get()
+    wait_for(lambda: settled([grant.pk]), timeout=60, message="the grant")
+    assert count_events("request.submitted") == 1
+    assert count_events("request.approved") == 1
     assert count_events("grant.applied") == 1
     assert okta_data.membership_adds(okta_org, since) == {(requester.okta_id, resource.okta_id): 1}

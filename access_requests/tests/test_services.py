@@ -106,6 +106,30 @@ def test_double_submit_returns_existing(people, resource):
     assert AccessRequest.objects.count() == 1
 
 
+def test_double_submit_returns_automatic_request(people):
+    resource = make_resource("VPN Users", approval_policy=Policy.AUTOMATIC)
+
+    first, first_created = submit(people.requester, resource)
+    second, second_created = submit(people.requester, resource, justification="again")
+
+    assert first_created
+    assert first.status == AccessRequest.Status.APPROVED
+    assert not second_created
+    assert second.pk == first.pk
+    assert AccessRequest.objects.count() == 1
+    assert Grant.objects.filter(user=people.requester, resource=resource).count() == 1
+
+
+def test_resubmit_after_approval_steps_rejected(people, resource):
+    """A grant from an approval step is no automatic request: a new submit is rejected."""
+    request_obj, _created = submit(people.requester, resource)
+    services.decide_step(request_obj.steps.get(position=1), by=people.manager, approve=True)
+    services.decide_step(request_obj.steps.get(position=2), by=people.owner, approve=True)
+
+    with pytest.raises(errors.AccessAlreadyHeld, match="already approved and being applied"):
+        submit(people.requester, resource)
+
+
 @pytest.mark.parametrize(
     ("fields", "message"),
     [

@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from access_requests.models import AccessRequest, ApprovalStep, Grant, OktaOperation
+from access_requests.models import AccessRequest, ApprovalStep, Grant, OktaOperation, Resource
 from access_requests.tests.personas import build_cast, make_resource, sign_in, submit
 from access_requests.views.requests import STOP_POLLING
 
@@ -214,6 +214,22 @@ def test_double_submit_shows_existing_request(client, cast):
     assert (
         AccessRequest.objects.filter(requester=cast.requester, resource=cast.resource).count() == 1
     )
+
+
+def test_double_submit_of_automatic_request(client, cast):
+    vpn = make_resource("VPN Users", approval_policy=Resource.ApprovalPolicy.AUTOMATIC)
+    sign_in(client, cast.outsider)
+    form = {"justification": "Remote work.", "duration": "7"}
+
+    first = client.post(resource_url(vpn), form)
+    second = client.post(resource_url(vpn), form, follow=True)
+
+    created = AccessRequest.objects.get(requester=cast.outsider, resource=vpn)
+    assert created.status == AccessRequest.Status.APPROVED
+    detail = reverse("access_requests:request_detail", args=[created.pk])
+    assert first["Location"] == detail
+    assert second.redirect_chain[-1][0] == detail
+    assert "was already approved: here it is" in second.content.decode()
 
 
 def test_not_requestable_has_no_form(client, cast):

@@ -59,10 +59,16 @@ def resource_detail(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             if created:
                 messages.success(request, f"Your request for {resource.name} was submitted.")
-            else:
+            elif access_request.is_open:
                 messages.info(
                     request,
                     f"You already have a pending request for {resource.name}: here it is.",
+                )
+            else:
+                # The automatic policy approved an earlier submit, whose grant is still held.
+                messages.info(
+                    request,
+                    f"Your request for {resource.name} was already approved: here it is.",
                 )
             return redirect("access_requests:request_detail", pk=access_request.pk)
 
