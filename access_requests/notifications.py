@@ -39,7 +39,7 @@ def request_decided(request_id: int) -> None:
         "access_requests/email/request_decided.txt",
         {
             "access_request": request_obj,
-            "denied": request_obj.status == AccessRequest.Status.DENIED,
+            "approved": request_obj.status == AccessRequest.Status.APPROVED,
         },
     )
 

@@ -9,6 +9,7 @@ admins.
 
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 
 from access_requests.models import ApprovalStep, Resource
@@ -86,3 +87,23 @@ def _resolve(kind: str, resource: Resource, requester) -> PlannedStep:
         if owners:
             return PlannedStep(Kind.OWNER, owners)
     return PlannedStep(Kind.ADMIN, usable_admins(requester))
+
+
+def no_approver_message(resource: Resource, requester) -> str:
+    """Return why a request by `requester` for `resource` has no approver, and whom to ask.
+
+    For a step that fell through to the portal admins and found none besides the requester.
+    """
+    group = settings.PORTAL_ADMIN_GROUP
+    if requester.is_admin:
+        return (
+            f"Nobody but you can approve requests for {resource.name}: its approval passes to "
+            "the portal admins, and you are the only active one. Add another owner to "
+            f"{resource.name} in the admin site, or ask your Okta administrator to add another "
+            f"member to the Okta group {group!r}."
+        )
+    return (
+        f"Nobody can approve requests for {resource.name}: its approval passes to the portal "
+        "admins, and there is no active portal admin. Ask your Okta administrator to add "
+        f"someone to the Okta group {group!r}, who can then add owners to {resource.name}."
+    )

@@ -31,8 +31,8 @@ class BulkResult:
 def start(request_obj: AccessRequest, *, http_request=None) -> None:
     """Create the request's steps and open the first; approve at once when there are none.
 
-    Runs inside the submit transaction. Raises NotRequestable when nobody but the requester
-    could approve.
+    Runs inside the submit transaction. Raises NotRequestable, saying whom to ask, when a step
+    has nobody but the requester to approve it.
     """
     planned = policy.plan_steps(request_obj.resource, request_obj.requester)
     if not planned:
@@ -40,8 +40,7 @@ def start(request_obj: AccessRequest, *, http_request=None) -> None:
         return
     if any(not step.approvers for step in planned):
         raise errors.NotRequestable(
-            f"Nobody but you can approve requests for {request_obj.resource.name}: "
-            "ask a portal admin to add an owner."
+            policy.no_approver_message(request_obj.resource, request_obj.requester)
         )
     steps = []
     for position, planned_step in enumerate(planned, start=1):

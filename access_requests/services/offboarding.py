@@ -1,7 +1,8 @@
 """Offboarding: what happens to a user's access when Okta suspends or deactivates them.
 
 Their pending requests are cancelled, every grant they hold is removed through the outbox,
-and approval steps waiting on them go to the next approver the policy gives. New requests
+and approval steps waiting on them go to the next approver the policy gives. A request whose
+step finds no approver at all that way is cancelled, with the reason and whom to ask. New requests
 from them are refused by submit_request, which requires an ACTIVE Okta status.
 
 `offboard_departed_users` finds every user in such a status who still has something to
@@ -99,7 +100,8 @@ def cancel_open_request(pk: int, reason: str) -> bool:
 
 
 def _pass_on(step_id: int, departed) -> bool:
-    """Take `departed` off a step; give the step to the next approver if nobody is left."""
+    """Take `departed` off a step. When no approver is left, give the step to the approvers the
+    policy falls through to, or cancel the request when there are none."""
     step = ApprovalStep.objects.select_related("request__resource", "request__requester").get(
         pk=step_id
     )
@@ -149,6 +151,10 @@ def _pass_on(step_id: int, departed) -> bool:
             transaction.on_commit(lambda: notifications.step_waiting(next_step.pk))
         return True
 
+    if not planned.approvers:
+        _cancel_without_approver(request_obj, step, departed)
+        return True
+
     previous_kind = step.kind
     step.kind = planned.kind
     step.save(update_fields=["kind"])
@@ -165,8 +171,35 @@ def _pass_on(step_id: int, departed) -> bool:
             "approvers": [approver.okta_id for approver in planned.approvers],
         },
     )
-    if not planned.approvers:
-        logger.error("Step %s has no approver left after %s left", step.pk, departed)
-    elif step.status == ApprovalStep.Status.WAITING:
+    if step.status == ApprovalStep.Status.WAITING:
         transaction.on_commit(lambda: notifications.step_waiting(step.pk))
     return True
+
+
+def _cancel_without_approver(request_obj: AccessRequest, step: ApprovalStep, departed) -> None:
+    """Cancel a request whose step lost its last approver and found no other by falling through.
+
+    A step without approvers can never be decided, so the request could only wait until it
+    expires. Cancelling it tells the requester at once, with whom to ask.
+    """
+    reason = f"Cancelled: {departed}, the last approver of step {step.position}, left. "
+    reason += policy.no_approver_message(request_obj.resource, request_obj.requester)
+    _close(request_obj, AccessRequest.Status.CANCELLED, reason)
+    record(
+        "request.cancelled",
+        actor=None,
+        target=request_obj,
+        access_request=request_obj,
+        payload={
+            "reason": reason,
+            "removed_approver": departed.okta_id,
+            "position": step.position,
+        },
+    )
+    logger.warning(
+        "Cancelled request %s: step %s has no approver left after user %s left",
+        request_obj.pk,
+        step.pk,
+        departed.pk,
+    )
+    transaction.on_commit(lambda: notifications.request_decided(request_obj.pk))

@@ -94,3 +94,38 @@ def test_departed_manager_step_goes_to_owners(db):
     assert step.status == ApprovalStep.Status.WAITING
     assert step.kind == ApprovalStep.Kind.OWNER
     assert list(step.approvers.all()) == [owner]
+
+
+def test_step_without_any_approver_cancels_request(db, django_capture_on_commit_callbacks):
+    from django.core import mail
+
+    from access_requests.tests.personas import make_resource, make_user, submit
+    from audit.models import AuditEvent
+
+    requester = make_user("rita.requester")
+    owner = make_user("otto.owner")
+    resource = make_resource("Ledger", approval_policy=Resource.ApprovalPolicy.OWNERS)
+    resource.owners.add(owner)
+    access_request = submit(requester, resource)
+    owner.okta_status = OktaStatus.DEPROVISIONED
+    owner.is_active = False
+    owner.save()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        offboarding.offboard_user(owner)
+
+    access_request.refresh_from_db()
+    assert access_request.status == AccessRequest.Status.CANCELLED
+    assert "the last approver of step 1, left" in access_request.closed_reason
+    assert "Ask your Okta administrator" in access_request.closed_reason
+    step = access_request.steps.get()
+    assert step.status == ApprovalStep.Status.CANCELLED
+    event = AuditEvent.objects.get(action="request.cancelled", access_request_id=access_request.pk)
+    assert event.payload["reason"] == access_request.closed_reason
+    assert event.payload["removed_approver"] == owner.okta_id
+    [notice] = mail.outbox
+    assert notice.to == [requester.email]
+    assert "was cancelled" in notice.subject
+    assert access_request.closed_reason in notice.body
+    assert "applying the change" not in notice.body
+    assert offboarding.offboard_departed_users() == 0

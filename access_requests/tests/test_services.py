@@ -299,8 +299,26 @@ def test_owner_requesting_own_resource_goes_to_admins(people, resource):
 def test_sole_admin_cannot_submit_to_themself(people):
     resource = make_resource(approval_policy=Policy.OWNERS)
 
-    with pytest.raises(errors.NotRequestable, match="Nobody but you can approve"):
+    with pytest.raises(errors.NotRequestable) as refused:
         submit(people.admin, resource)
+    assert "Nobody but you can approve" in refused.value.message
+    assert "you are the only active one" in refused.value.message
+    assert "Add another owner to Wiki editors" in refused.value.message
+    assert not AccessRequest.objects.exists()
+
+
+def test_submit_without_any_admin_says_whom_to_ask(people, settings):
+    settings.PORTAL_ADMIN_GROUP = "Portal Admins"
+    people.admin.is_admin = False
+    people.admin.save()
+    resource = make_resource(approval_policy=Policy.OWNERS)
+
+    with pytest.raises(errors.NotRequestable) as refused:
+        submit(people.requester, resource)
+    assert "Nobody can approve requests for Wiki editors" in refused.value.message
+    assert "there is no active portal admin" in refused.value.message
+    assert "Ask your Okta administrator" in refused.value.message
+    assert "'Portal Admins'" in refused.value.message
     assert not AccessRequest.objects.exists()
 
 
