@@ -218,37 +218,47 @@ class FaultMiddleware:
             return self.app(environ, start_response)
         if rule.drop:
             raise self._disconnect("fault injection: connection dropped")
-        return self._error_response(rule.status, path, request_id, start_response)
+        return error_response(rule.status, path, request_id, start_response)
 
-    def _error_response(self, status, path, request_id, start_response):
-        headers = [("Content-Type", "application/json"), ("X-Okta-Request-Id", request_id)]
-        if path.startswith("/oauth2/"):
-            body = {
-                "error": OAUTH_ERRORS.get(status, "server_error"),
-                "error_description": f"Injected fault: HTTP {status}",
-            }
-            if status == 401:
-                headers.append(("WWW-Authenticate", 'Bearer error="invalid_token"'))
-        else:
-            code = FAULT_ERROR_CODES.get(status, "E0000009")
-            error = (
-                OktaError(code, "injected fault", status=status)
-                if code in ("E0000007",)
-                else OktaError(code, status=status)
-            )
-            body = error.body()
-            body["errorId"] = new_error_id()
-        if status == 429:
-            reset = math.ceil(clock.now()) + 1
-            headers += [
-                ("X-Rate-Limit-Limit", "0"),
-                ("X-Rate-Limit-Remaining", "0"),
-                ("X-Rate-Limit-Reset", str(reset)),
-            ]
-        payload = json.dumps(body).encode()
-        headers.append(("Content-Length", str(len(payload))))
-        start_response(f"{status} {_reason(status)}", headers)
-        return [payload]
+
+def error_response(
+    status, path, request_id, start_response, *, description=None, rate_limit_reset=None
+):
+    """Send an error response from WSGI middleware, outside the Flask app.
+
+    The body is Okta's JSON error, or on /oauth2/ paths an OAuth error whose error_description
+    is `description` (by default it names an injected fault). A 429 also gets
+    X-Rate-Limit-Limit and -Remaining 0 and X-Rate-Limit-Reset (epoch seconds, by default the
+    next second).
+    """
+    headers = [("Content-Type", "application/json"), ("X-Okta-Request-Id", request_id)]
+    if path.startswith("/oauth2/"):
+        body = {
+            "error": OAUTH_ERRORS.get(status, "server_error"),
+            "error_description": description or f"Injected fault: HTTP {status}",
+        }
+        if status == 401:
+            headers.append(("WWW-Authenticate", 'Bearer error="invalid_token"'))
+    else:
+        code = FAULT_ERROR_CODES.get(status, "E0000009")
+        error = (
+            OktaError(code, "injected fault", status=status)
+            if code in ("E0000007",)
+            else OktaError(code, status=status)
+        )
+        body = error.body()
+        body["errorId"] = new_error_id()
+    if status == 429:
+        reset = rate_limit_reset or math.ceil(clock.now()) + 1
+        headers += [
+            ("X-Rate-Limit-Limit", "0"),
+            ("X-Rate-Limit-Remaining", "0"),
+            ("X-Rate-Limit-Reset", str(reset)),
+        ]
+    payload = json.dumps(body).encode()
+    headers.append(("Content-Length", str(len(payload))))
+    start_response(f"{status} {_reason(status)}", headers)
+    return [payload]
 
 
 def _reason(status):

@@ -3,6 +3,8 @@
 import os
 from dataclasses import dataclass, field
 
+from .ratelimit import DEFAULT_CONCURRENCY_LIMIT
+
 DEFAULT_STATE = "var/okta_emulator.sqlite3"
 DEFAULT_PORT = 8001
 
@@ -27,6 +29,8 @@ class Settings:
     rate_limit_window_seconds: float = 60.0
     # Share of each bucket's limit that one API token may use (Okta's default is 50%).
     token_rate_limit_share: float = 0.5
+    # Maximum requests in flight per org, enforced only while rate limits are enabled.
+    concurrency_limit: int = DEFAULT_CONCURRENCY_LIMIT
     # Event hook delivery: Okta waits 3 s for a response and retries once on a timeout or a 5xx.
     hook_timeout_seconds: float = field(
         default_factory=lambda: _env_float("OKTA_EMULATOR_HOOK_TIMEOUT", 3.0)

@@ -115,7 +115,8 @@ class RunningEmulator:
         return self._admin("DELETE", "/_emulator/faults")
 
     def set_rate_limits(self, **settings):
-        """Change rate limiting: enabled, window_seconds, token_share, limits={bucket: per window}."""
+        """Change rate limiting: enabled, window_seconds, token_share, limits={bucket: per window},
+        concurrency_limit (requests in flight)."""
         return self._admin("PUT", "/_emulator/rate-limits", settings)
 
     def set_clock_offset(self, seconds):

@@ -106,7 +106,7 @@ def get_rate_limits():
 @blueprint.put("/_emulator/rate-limits")
 def set_rate_limits():
     body = read_json()
-    allowed = {"enabled", "window_seconds", "token_share", "limits"}
+    allowed = {"enabled", "window_seconds", "token_share", "concurrency_limit", "limits"}
     if not isinstance(body, dict) or set(body) - allowed:
         raise _bad_request(f"send a JSON object with some of {sorted(allowed)}")
     try:

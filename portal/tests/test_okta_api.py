@@ -1,6 +1,8 @@
 """The Okta facade against the emulator: data mapping, paging and error classification."""
 
+import threading
 import time
+from contextlib import contextmanager
 
 import pytest
 
@@ -226,6 +228,62 @@ def test_listing_waits_through_rate_limit(client, okta_org, monkeypatch):
     assert len(users) > 2 * 20
 
 
+@contextmanager
+def requests_in_flight(org, count, seconds=2.0):
+    """Hold `count` of the emulator's concurrency slots for `seconds` with slow app listings."""
+    org.set_fault("/api/v1/apps", latency_ms=seconds * 1000, methods=["GET"])
+    threads = [
+        threading.Thread(target=org.request, args=("GET", "/api/v1/apps")) for _ in range(count)
+    ]
+    for thread in threads:
+        thread.start()
+    # Long enough for the requests to reach the emulator, far shorter than `seconds`.
+    time.sleep(0.5)
+    try:
+        yield
+    finally:
+        for thread in threads:
+            thread.join(timeout=seconds + 10)
+
+
+def test_concurrency_429_on_write_is_transient(client, okta_org):
+    group_id = writable_group_id(okta_org)
+    okta_org.set_rate_limits(concurrency_limit=1)
+
+    with requests_in_flight(okta_org, 1):
+        before = time.time()
+        with pytest.raises(OktaTransientError) as caught:
+            client.add_group_member(group_id, CEO_ID)
+    reading = client.last_call.rate_limit
+    client.add_group_member(group_id, CEO_ID)
+
+    assert caught.value.status == 429
+    assert caught.value.error_code == "E0000047"
+    assert reading.limit == 0
+    assert reading.remaining == 0
+    assert before < caught.value.retry_at <= before + 5
+    assert caught.value.retry_at >= reading.reset_at
+    assert CEO_ID in member_ids(okta_org, group_id)
+
+
+def test_listing_waits_through_concurrency_429(okta_org):
+    okta_org.set_rate_limits(concurrency_limit=1)
+    budget = RateBudget(DictCache())
+    client = OktaClient(okta_org.url, okta_org.api_token, budget=budget)
+
+    with requests_in_flight(okta_org, 1, seconds=2.0):
+        started = time.monotonic()
+        users = client.list_users()
+        elapsed = time.monotonic() - started
+
+    # The listing alone takes well under a second; it took longer because it got a 429 and
+    # waited for the reset that the 429 reported.
+    assert elapsed >= 1.0
+    assert CEO_ID in {user.id for user in users}
+    assert client.last_call.rate_limit.limit > 0
+    assert budget.hold_until("users_list_create") is None
+
+
 def test_non_loopback_http_org_is_rejected():
     with pytest.raises(ValueError, match="must use https"):
         OktaClient("http://okta.example.com", "00token")
@@ -275,6 +333,36 @@ def test_budget_forgets_past_window():
     budget.observe("apps", RateLimitReading(limit=50, remaining=0, reset_at=time.time() - 1))
 
     assert budget.hold_until("apps") is None
+
+
+def test_budget_ignores_concurrency_429_inside_window():
+    budget = RateBudget(DictCache())
+    now = time.time()
+    budget.observe("groups", RateLimitReading(limit=250, remaining=200, reset_at=now + 50))
+
+    # Okta's concurrency 429 reports Limit 0 and a reset a few seconds ahead.
+    budget.observe("groups", RateLimitReading(limit=0, remaining=0, reset_at=now + 2))
+
+    assert budget.hold_until("groups") is None
+
+
+def test_budget_after_concurrency_429_holds_until_its_reset():
+    budget = RateBudget(DictCache())
+    reset_at = time.time() + 2
+    budget.observe("groups", RateLimitReading(limit=0, remaining=0, reset_at=reset_at))
+
+    held_until = budget.hold_until("groups")
+    budget.observe("groups", RateLimitReading(limit=250, remaining=249, reset_at=reset_at + 58))
+
+    assert held_until == reset_at
+    assert budget.hold_until("groups") is None
+
+
+def test_budget_forgets_past_concurrency_429():
+    budget = RateBudget(DictCache())
+    budget.observe("groups", RateLimitReading(limit=0, remaining=0, reset_at=time.time() - 1))
+
+    assert budget.hold_until("groups") is None
 
 
 def test_client_with_budget_stops_before_429(okta_org):
