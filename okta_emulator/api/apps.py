@@ -6,6 +6,7 @@ from .. import directory, query
 from ..app import base_url, current_actor, empty_response, json_response, read_json, runtime
 from ..errors import OktaError, not_found
 from ..paging import decode_cursor, encode_cursor, link_header, parse_limit
+from .listing import member_list_response
 
 blueprint = Blueprint("apps", __name__)
 
@@ -22,6 +23,10 @@ _APP_FIELDS = {
 
 def _app_column(attribute):
     return _APP_FIELDS.get(attribute)
+
+
+def _json_array(items):
+    return "[" + ",".join(items) + "]"
 
 
 @blueprint.get("/api/v1/apps")
@@ -96,28 +101,15 @@ def get_app(app_id):
 
 @blueprint.get("/api/v1/apps/<app_id>/users")
 def list_app_users(app_id):
-    store = runtime().store
-    directory.find_app(store, app_id)
-    limit = parse_limit(request.args, 50, 500)
-    after = request.args.get("after")
-    params = [app_id]
-    where = "au.app_id = ?"
-    if after:
-        where += " AND au.user_id > ?"
-        params.append(decode_cursor(after))
-    rows = store.db.execute(
-        directory.APP_USER_SELECT + f"WHERE {where} ORDER BY au.user_id LIMIT ?",
-        params + [limit + 1],
-    ).fetchall()
-    next_cursor = encode_cursor(rows[limit - 1]["user_id"]) if len(rows) > limit else None
-    base = base_url()
-    body = "[" + ",".join(directory.render_app_user(row, base) for row in rows[:limit]) + "]"
-    link_params = {"limit": request.args.get("limit") or "50", "after": after}
-    return json_response(
-        body,
-        headers={
-            "Link": link_header(base, f"/api/v1/apps/{app_id}/users", link_params, next_cursor)
-        },
+    directory.find_app(runtime().store, app_id)
+    return member_list_response(
+        select=directory.APP_USER_SELECT + "WHERE au.app_id = ?",
+        params=[app_id],
+        sort_column="au.user_id",
+        render=lambda rows, base: _json_array(directory.render_app_user(row, base) for row in rows),
+        path=f"/api/v1/apps/{app_id}/users",
+        default_limit=50,
+        max_limit=500,
     )
 
 
@@ -147,27 +139,17 @@ def unassign_user(app_id, user_id):
 
 @blueprint.get("/api/v1/apps/<app_id>/groups")
 def list_app_groups(app_id):
-    store = runtime().store
-    directory.find_app(store, app_id)
-    limit = parse_limit(request.args, 20, 200)
-    after = request.args.get("after")
-    params = [app_id]
-    where = "app_id = ?"
-    if after:
-        where += " AND group_id > ?"
-        params.append(decode_cursor(after))
-    rows = store.db.execute(
-        f"SELECT * FROM app_groups WHERE {where} ORDER BY group_id LIMIT ?", params + [limit + 1]
-    ).fetchall()
-    next_cursor = encode_cursor(rows[limit - 1]["group_id"]) if len(rows) > limit else None
-    base = base_url()
-    body = "[" + ",".join(directory.render_app_group(row, base) for row in rows[:limit]) + "]"
-    link_params = {"limit": request.args.get("limit") or "20", "after": after}
-    return json_response(
-        body,
-        headers={
-            "Link": link_header(base, f"/api/v1/apps/{app_id}/groups", link_params, next_cursor)
-        },
+    directory.find_app(runtime().store, app_id)
+    return member_list_response(
+        select="SELECT * FROM app_groups WHERE app_id = ?",
+        params=[app_id],
+        sort_column="group_id",
+        render=lambda rows, base: _json_array(
+            directory.render_app_group(row, base) for row in rows
+        ),
+        path=f"/api/v1/apps/{app_id}/groups",
+        default_limit=20,
+        max_limit=200,
     )
 
 

@@ -8,6 +8,7 @@ from .. import directory, query
 from ..app import base_url, current_actor, empty_response, json_response, read_json, runtime
 from ..errors import OktaError
 from ..paging import decode_cursor, encode_cursor, link_header, parse_limit
+from .listing import member_list_response
 
 blueprint = Blueprint("groups", __name__)
 
@@ -122,30 +123,16 @@ def delete_group(group_id):
 
 @blueprint.get("/api/v1/groups/<group_id>/users")
 def list_members(group_id):
-    store = runtime().store
-    directory.find_group(store, group_id)
-    limit = parse_limit(request.args, 1000, 1000)
-    after = request.args.get("after")
-    params = [group_id]
-    where = "m.group_id = ?"
-    if after:
-        where += " AND u.id > ?"
-        params.append(decode_cursor(after))
-    rows = store.db.execute(
-        f"SELECT u.id, u.list_doc FROM group_members m JOIN users u ON u.id = m.user_id WHERE {where} "
-        "ORDER BY u.id LIMIT ?",
-        params + [limit + 1],
-    ).fetchall()
-    next_cursor = encode_cursor(rows[limit - 1][0]) if len(rows) > limit else None
-    rows = rows[:limit]
-    base = base_url()
-    body = directory.render_user_list([row[1] for row in rows], base)
-    link_params = {"limit": request.args.get("limit") or "1000", "after": after}
-    return json_response(
-        body,
-        headers={
-            "Link": link_header(base, f"/api/v1/groups/{group_id}/users", link_params, next_cursor)
-        },
+    directory.find_group(runtime().store, group_id)
+    return member_list_response(
+        select="SELECT u.id, u.list_doc FROM group_members m JOIN users u ON u.id = m.user_id "
+        "WHERE m.group_id = ?",
+        params=[group_id],
+        sort_column="u.id",
+        render=lambda rows, base: directory.render_user_list([row[1] for row in rows], base),
+        path=f"/api/v1/groups/{group_id}/users",
+        default_limit=1000,
+        max_limit=1000,
     )
 
 
