@@ -112,6 +112,7 @@ def request_extension(
 
     Returns (request, created). One extension of a grant may be pending at a time: the same
     extension submitted again (a double submit) is returned as is, a different one is refused.
+    An extension that the automatic policy already applied is returned the same way.
     """
     justification = (justification or "").strip()
     with transaction.atomic():
@@ -141,6 +142,9 @@ def request_extension(
             raise errors.NotExtendable(
                 f"You already have a pending request for {locked.resource.name}."
             )
+        applied = _applied_automatic_extension(locked, ends_at, justification)
+        if applied is not None:
+            return applied, False
         _check_requester(by)
         _check_justification(locked.resource, justification)
         _check_end(locked.resource, by, ends_at)
@@ -166,6 +170,29 @@ def request_extension(
         )
         approvals.start(request_obj, http_request=http_request)
     return request_obj, True
+
+
+def _applied_automatic_extension(
+    grant: Grant, ends_at: datetime.datetime | None, justification: str
+) -> AccessRequest | None:
+    """Return the automatically approved extension that gave `grant` its end `ends_at`, if any.
+
+    The automatic policy applies an extension at once, so it is never pending. The same
+    extension submitted twice would otherwise get "must end later than the current access".
+    """
+    if grant.ends_at != ends_at:
+        return None
+    return (
+        AccessRequest.objects.filter(
+            extends_grant=grant,
+            status=AccessRequest.Status.APPROVED,
+            requested_ends_at=ends_at,
+            justification=justification,
+            steps__isnull=True,
+        )
+        .order_by("-created_at", "-pk")
+        .first()
+    )
 
 
 def apply_extension(request_obj: AccessRequest, *, actor, http_request=None) -> Grant:

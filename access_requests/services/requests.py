@@ -1,6 +1,7 @@
 """Submitting, cancelling and expiring access requests."""
 
 import datetime
+import functools
 import logging
 import zoneinfo
 
@@ -9,7 +10,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
-from access_requests import errors
+from access_requests import errors, notifications
 from access_requests.models import AccessRequest, ApprovalStep, Grant, Resource
 from access_requests.services import approvals
 from access_requests.services.events import record
@@ -142,7 +143,10 @@ def cancel_request(request_obj: AccessRequest, *, by, http_request=None) -> Acce
 
 
 def expire_pending_requests(now: datetime.datetime | None = None) -> int:
-    """Expire requests pending for longer than PORTAL_REQUEST_EXPIRY_DAYS; return how many."""
+    """Expire requests pending for longer than PORTAL_REQUEST_EXPIRY_DAYS; return how many.
+
+    Also cancels pending extensions of grants that are no longer active.
+    """
     now = now or timezone.now()
     cutoff = now - datetime.timedelta(days=expiry_days())
     expired = 0
@@ -165,7 +169,55 @@ def expire_pending_requests(now: datetime.datetime | None = None) -> int:
             expired += 1
     if expired:
         logger.info("Expired %d pending requests created before %s", expired, cutoff.isoformat())
+    # Removals cancel their grant's extensions after commit. This catches any that a process
+    # stopped before doing so.
+    cancel_extensions_of_ended_grants()
     return expired
+
+
+def cancel_extensions_of_ended_grants(grant_id: int | None = None) -> int:
+    """Cancel pending extensions whose grant is no longer active; return how many.
+
+    Approving such an extension fails, so it could only wait until it expired, and a new
+    submit for the resource would return it as the pending request. Checks one grant, or
+    every grant when `grant_id` is None.
+    """
+    stale = AccessRequest.objects.filter(
+        status=AccessRequest.Status.PENDING, extends_grant__isnull=False
+    ).exclude(extends_grant__status=Grant.Status.ACTIVE)
+    if grant_id is not None:
+        stale = stale.filter(extends_grant_id=grant_id)
+    cancelled = 0
+    for pk in stale.values_list("pk", flat=True):
+        with transaction.atomic():
+            locked = (
+                AccessRequest.objects.select_for_update(no_key=True, of=("self",))
+                .select_related("resource", "extends_grant")
+                .filter(pk=pk)
+                .first()
+            )
+            if locked is None or not locked.is_open:
+                continue
+            if locked.extends_grant.status == Grant.Status.ACTIVE:
+                continue
+            reason = (
+                f"Cancelled: the access to {locked.resource.name} that this request would "
+                "extend is ending or has ended. Request it again from the catalog if you still "
+                "need it."
+            )
+            _close(locked, AccessRequest.Status.CANCELLED, reason)
+            record(
+                "request.cancelled",
+                actor=None,
+                target=locked,
+                access_request=locked,
+                payload={"reason": reason, "extends_grant": locked.extends_grant_id},
+            )
+            transaction.on_commit(functools.partial(notifications.request_decided, locked.pk))
+            cancelled += 1
+    if cancelled:
+        logger.info("Cancelled %d pending extensions of grants no longer active", cancelled)
+    return cancelled
 
 
 def _close(request_obj: AccessRequest, status: str, reason: str) -> None:

@@ -69,6 +69,7 @@ def begin_removal(
             payload={"kept_in_okta": True, "note": PRE_EXISTING_NOTE},
             expired=ends_by_expiry(grant, at or timezone.now()),
         )
+        _cancel_extensions_after_commit(grant)
         return grant
 
     # An add still waiting for a worker is dropped. An add already in flight could land after
@@ -109,7 +110,18 @@ def begin_removal(
     )
     eta = start_at if start_at > now else None
     transaction.on_commit(functools.partial(provisioning.send_operation, operation.pk, eta))
+    _cancel_extensions_after_commit(grant)
     return grant
+
+
+def _cancel_extensions_after_commit(grant: Grant) -> None:
+    # After commit, in its own transactions: locking the extension's request here, with the grant
+    # locked, would invert the order of decide_step, which locks the request before the grant.
+    # Imported here: requests imports approvals, approvals imports provisioning, and provisioning
+    # imports this module.
+    from access_requests.services.requests import cancel_extensions_of_ended_grants
+
+    transaction.on_commit(functools.partial(cancel_extensions_of_ended_grants, grant.pk))
 
 
 def revoke_grant(grant: Grant, *, by, reason: str, http_request=None) -> Grant:

@@ -7,7 +7,14 @@ from django.core import mail
 from django.utils import timezone
 
 from access_requests import errors, services
-from access_requests.models import AccessRequest, ExpiryReminder, Grant, OktaOperation, Resource
+from access_requests.models import (
+    AccessRequest,
+    ApprovalStep,
+    ExpiryReminder,
+    Grant,
+    OktaOperation,
+    Resource,
+)
 from access_requests.services import expiry, reconciliation
 from access_requests.tests import okta_data
 from access_requests.tests.conftest import wait_for
@@ -230,3 +237,108 @@ def test_deleted_resource_closes_requests_and_grants(db):
     successor = make_resource("Old Team", okta_id="00gOldTeamSuccessor")
     assert not successor.grants.exists()
     assert not successor.requests.exists()
+
+
+def pending_extension():
+    """Return (owner, holder, grant, extension): an active grant with an extension to approve."""
+    from access_requests.tests.personas import make_resource, make_user
+
+    owner = make_user("olli.owner")
+    holder = make_user("hedy.holder")
+    resource = make_resource("Data Lake", approval_policy=Resource.ApprovalPolicy.OWNERS)
+    resource.owners.add(owner)
+    ends_at = timezone.now() + datetime.timedelta(days=2)
+    grant = Grant.objects.create(
+        user=holder, resource=resource, status=Grant.Status.ACTIVE, ends_at=ends_at
+    )
+    extension, _created = expiry.request_extension(
+        grant, by=holder, ends_at=ends_at + datetime.timedelta(days=5), justification="Longer"
+    )
+    return owner, holder, grant, extension
+
+
+def run_callbacks_but_sending(callbacks) -> None:
+    """Run after-commit callbacks except those that send Okta operations: no broker here."""
+    from access_requests.services import provisioning
+
+    for callback in callbacks:
+        if getattr(callback, "func", None) is not provisioning.send_operation:
+            callback()
+
+
+def test_revoked_grant_cancels_pending_extension(db, django_capture_on_commit_callbacks):
+    from access_requests.services import revocation
+
+    owner, holder, grant, extension = pending_extension()
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        revocation.revoke_grant(grant, by=owner, reason="Project closed.")
+    with django_capture_on_commit_callbacks(execute=True):
+        run_callbacks_but_sending(callbacks)
+
+    extension.refresh_from_db()
+    assert extension.status == AccessRequest.Status.CANCELLED
+    assert "would extend is ending or has ended" in extension.closed_reason
+    assert extension.steps.get().status == ApprovalStep.Status.CANCELLED
+    event = AuditEvent.objects.get(action="request.cancelled", access_request_id=extension.pk)
+    assert event.payload["extends_grant"] == grant.pk
+    [notice] = mail.outbox
+    assert notice.to == [holder.email]
+    assert extension.closed_reason in notice.body
+    # The holder can ask anew instead of being sent back to the dead extension.
+    fresh, created = services.submit_request(
+        holder,
+        grant.resource,
+        justification="Again",
+        ends_at=timezone.now() + datetime.timedelta(days=7),
+    )
+    assert created
+    assert fresh.pk != extension.pk
+
+
+def test_request_sweep_cancels_stale_extension(db):
+    _owner, _holder, grant, extension = pending_extension()
+    Grant.objects.filter(pk=grant.pk).update(status=Grant.Status.EXPIRED)
+
+    services.expire_pending_requests()
+
+    extension.refresh_from_db()
+    assert extension.status == AccessRequest.Status.CANCELLED
+    assert "would extend is ending or has ended" in extension.closed_reason
+
+
+def test_active_grant_keeps_pending_extension(db):
+    _owner, _holder, grant, extension = pending_extension()
+
+    services.expire_pending_requests()
+
+    extension.refresh_from_db()
+    assert extension.status == AccessRequest.Status.PENDING
+
+
+def test_automatic_extension_submitted_twice(db):
+    from access_requests.tests.personas import make_resource, make_user
+
+    holder = make_user("hal.holder")
+    resource = make_resource("VPN Users", approval_policy=Resource.ApprovalPolicy.AUTOMATIC)
+    old_end = timezone.now() + datetime.timedelta(days=2)
+    grant = Grant.objects.create(
+        user=holder, resource=resource, status=Grant.Status.ACTIVE, ends_at=old_end
+    )
+    new_end = old_end + datetime.timedelta(days=7)
+
+    first, first_created = expiry.request_extension(
+        grant, by=holder, ends_at=new_end, justification="Travel"
+    )
+    second, second_created = expiry.request_extension(
+        grant, by=holder, ends_at=new_end, justification="Travel"
+    )
+
+    assert first_created
+    assert first.status == AccessRequest.Status.APPROVED
+    assert not second_created
+    assert second.pk == first.pk
+    grant.refresh_from_db()
+    assert grant.ends_at == new_end
+    with pytest.raises(errors.InvalidDuration, match="must end later"):
+        expiry.request_extension(grant, by=holder, ends_at=new_end, justification="Other")
