@@ -9,13 +9,16 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.requirements-installed
 EMULATOR_STATE := var/okta_emulator.sqlite3
 PROCESSES := web worker beat emulator
+# Loopback ports of the portal and the emulator: `make run WEB_PORT=8100 EMULATOR_PORT=8101`.
+WEB_PORT ?= 8000
+EMULATOR_PORT ?= 8001
 
 .PHONY: install run test lint clean
 
 # Poll the emulator's OpenID discovery document for up to 30 seconds.
 define WAIT_FOR_EMULATOR
 import sys, time, urllib.request
-url = "http://127.0.0.1:8001/oauth2/default/.well-known/openid-configuration"
+url = "http://127.0.0.1:$(EMULATOR_PORT)/oauth2/default/.well-known/openid-configuration"
 for _ in range(60):
     try:
         urllib.request.urlopen(url, timeout=1).close()
@@ -37,6 +40,12 @@ $(INSTALLED): requirements.txt requirements-dev.txt
 var:
 	mkdir -p var
 
+# The Procfile reads the ports. The portal's settings default to ports 8000 and 8001, so these
+# point it at the chosen ones unless the environment already sets them.
+run: export WEB_PORT := $(WEB_PORT)
+run: export EMULATOR_PORT := $(EMULATOR_PORT)
+run: export PORTAL_URL ?= http://127.0.0.1:$(WEB_PORT)
+run: export OKTA_ORG_URL ?= http://127.0.0.1:$(EMULATOR_PORT)
 run: $(INSTALLED) | var
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py createcachetable
@@ -49,7 +58,7 @@ run: $(INSTALLED) | var
 		$(BIN)/python -m okta_emulator seed --state $(EMULATOR_STATE); \
 		first_seed=yes; \
 	fi; \
-	$(BIN)/python -m okta_emulator serve --port 8001 --state $(EMULATOR_STATE) \
+	$(BIN)/python -m okta_emulator serve --port $(EMULATOR_PORT) --state $(EMULATOR_STATE) \
 		>var/emulator-setup.log 2>&1 & emulator=$$!; \
 	trap 'kill $$emulator; wait $$emulator 2>/dev/null || true' EXIT; \
 	$(BIN)/python -c "$$WAIT_FOR_EMULATOR"; \
@@ -57,12 +66,13 @@ run: $(INSTALLED) | var
 	$(BIN)/python manage.py sync_catalog; \
 	if test -n "$$first_seed"; then $(BIN)/python manage.py load_demo_catalog_settings; fi
 	@echo
-	@echo "Access Portal: open http://127.0.0.1:8000/ (readiness: http://127.0.0.1:8000/readyz)"
-	@echo "Okta emulator: http://127.0.0.1:8001/. Some ACTIVE demo users (password Demo-Passw0rd!):"
+	@echo "Access Portal: open http://127.0.0.1:$(WEB_PORT)/ (readiness: http://127.0.0.1:$(WEB_PORT)/readyz)"
+	@echo "Okta emulator: http://127.0.0.1:$(EMULATOR_PORT)/. Some ACTIVE demo users (password Demo-Passw0rd!):"
 	@$(BIN)/python -m okta_emulator show users --state $(EMULATOR_STATE) 2>/dev/null \
 		| awk '$$2 == "ACTIVE" { print "  " $$3 }' | head -n 8
 	@echo "All users: $(BIN)/python -m okta_emulator show users --state $(EMULATOR_STATE)"
 	@echo "Starting: $(PROCESSES). Stop with Ctrl-C."
+	@echo "Once web responds, it registers the Okta event hook with the emulator (manage.py register_event_hook)."
 	@echo
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile $(PROCESSES)
 
