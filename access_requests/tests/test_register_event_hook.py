@@ -1,4 +1,4 @@
-"""`manage.py register_event_hook` against the emulator, which verifies the hook on a live portal."""
+"""`manage.py register_event_hook` against the emulator, which verifies hooks on a live portal."""
 
 import threading
 import time
