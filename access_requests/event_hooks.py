@@ -13,6 +13,7 @@ events use the pair (user, "status") the same way.
 import datetime
 import logging
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
@@ -163,6 +164,8 @@ def _apply(event: HookEvent, departed: set) -> str:
         # App events do not say whether the assignment is direct or through a group, and only
         # direct ones are the portal's: app drift is left to the periodic reconciliation.
         if target_type == "UserGroup":
+            if _is_admin_group(targets, resource_id):
+                _apply_admin_membership(user_id, present)
             _check_drift(user_id, resource_id, present)
         return "applied"
     if event.event_type in LIFECYCLE_EVENTS:
@@ -177,6 +180,30 @@ def _apply(event: HookEvent, departed: set) -> str:
             departed.add(user)
         return "applied"
     return "ignored: event type not handled"
+
+
+def _is_admin_group(targets: list, group_id: str) -> bool:
+    """Return whether the event's group is PORTAL_ADMIN_GROUP, which is configured by name.
+
+    The catalog's copy of the group is checked first, and the event's displayName covers a
+    group that the catalog sync has not copied yet.
+    """
+    name = settings.PORTAL_ADMIN_GROUP
+    resource = Resource.objects.filter(okta_id=group_id, kind=Resource.Kind.GROUP).first()
+    if resource is not None:
+        return resource.name == name
+    for target in targets:
+        if isinstance(target, dict) and target.get("id") == group_id:
+            return target.get("displayName") == name
+    return False
+
+
+def _apply_admin_membership(user_id: str, present: bool) -> None:
+    user = get_user_model().objects.filter(okta_id=user_id).first()
+    if user is None:
+        # The user sync or the first sign-in creates the user with the right flag.
+        return
+    account_services.apply_admin_membership(user, present, source="okta")
 
 
 def _target_id(targets: list, target_type: str) -> str | None:

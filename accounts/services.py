@@ -169,6 +169,29 @@ def apply_okta_status(user: User, status: str) -> None:
         end_sessions([user.pk])
 
 
+def apply_admin_membership(user: User, is_member: bool, *, source: str) -> bool:
+    """Set the user's admin rights from their PORTAL_ADMIN_GROUP membership; True if changed.
+
+    Called when Okta reports a membership change (event hook). The flags are read from the
+    database on every request, so an open session loses or gains admin rights on its next
+    request. Audited as `user.role_changed`.
+    """
+    with transaction.atomic():
+        locked = User.objects.select_for_update(no_key=True).get(pk=user.pk)
+        changed = set_fields(locked, admin_fields(is_member))
+        if not changed:
+            return False
+        locked.save(update_fields=changed)
+        record_changes(locked, changed, source=source)
+    logger.info(
+        "User %s %s portal admin rights (%s)",
+        locked.okta_id,
+        "gained" if is_member else "lost",
+        source,
+    )
+    return True
+
+
 def session_store_class() -> type[SessionBase]:
     return import_string(f"{settings.SESSION_ENGINE}.SessionStore")
 

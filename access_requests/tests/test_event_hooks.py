@@ -14,7 +14,9 @@ from access_requests.models import Drift, Grant, HookEvent, ObservedAccess, Okta
 from access_requests.tests import okta_data
 from access_requests.tests.conftest import wait_for
 from access_requests.tests.grants import active_grant, add_member, group_without
+from access_requests.tests.personas import sign_in
 from accounts.models import OktaStatus
+from audit.models import AuditEvent
 from okta_emulator.testing import start_emulator
 from portal.okta_api import get_client
 
@@ -208,3 +210,78 @@ def test_duplicate_delivery_stored_once(client, db, hook_settings):
     assert event_hooks.apply_pending_events() == 0
     received = AuditEvent.objects.filter(action="hook.received").order_by("sequence")
     assert [e.payload["duplicates"] for e in received] == [[], ["a1b2c3"]]
+
+
+def portal_admins_group(okta_org) -> dict:
+    (group,) = [
+        group
+        for group in okta_data.okta_groups(okta_org)
+        if group["profile"]["name"] == "Portal Admins"
+    ]
+    return group
+
+
+def test_admin_group_removal_ends_admin_rights(client, db, okta_org, hook_settings, settings):
+    settings.PORTAL_ADMIN_GROUP = "Portal Admins"
+    group = portal_admins_group(okta_org)
+    member_id = sorted(okta_data.group_member_ids(okta_org, group["id"]))[0]
+    (okta_user,) = [user for user in okta_data.active_users(okta_org) if user["id"] == member_id]
+    admin = okta_data.portal_user(okta_user, is_admin=True, is_staff=True, is_superuser=True)
+    sign_in(client, admin)
+    assert client.get(reverse("audit:dashboard")).status_code == 200
+
+    since = okta_data.emulator_now(okta_org)
+    okta_org.request("DELETE", f"/api/v1/groups/{group['id']}/users/{member_id}")
+    (removed,) = log_events(okta_org, since, "group.user_membership.remove")
+    assert post(client, delivery(removed)).status_code == 200
+    event_hooks.apply_pending_events()
+
+    admin.refresh_from_db()
+    assert (admin.is_admin, admin.is_staff, admin.is_superuser) == (False, False, False)
+    # The session that was open keeps working, without the admin pages.
+    assert client.get(reverse("audit:dashboard")).status_code == 403
+    assert client.get("/admin/").status_code == 302
+    event = AuditEvent.objects.get(action="user.role_changed")
+    assert event.subject_user == admin
+    assert event.payload == {"role": "admin", "granted": False, "source": "okta"}
+
+
+def test_admin_group_addition_grants_admin_rights(client, db, okta_org, hook_settings, settings):
+    settings.PORTAL_ADMIN_GROUP = "Portal Admins"
+    group = portal_admins_group(okta_org)
+    members = okta_data.group_member_ids(okta_org, group["id"])
+    okta_user = next(user for user in okta_data.active_users(okta_org) if user["id"] not in members)
+    user = okta_data.portal_user(okta_user)
+
+    since = okta_data.emulator_now(okta_org)
+    add_member(okta_org, group["id"], user.okta_id)
+    (added,) = log_events(okta_org, since, "group.user_membership.add")
+    assert post(client, delivery(added)).status_code == 200
+    event_hooks.apply_pending_events()
+
+    user.refresh_from_db()
+    assert (user.is_admin, user.is_staff, user.is_superuser) == (True, True, True)
+    event = AuditEvent.objects.get(action="user.role_changed")
+    assert event.payload["granted"] is True
+
+
+def test_other_group_change_keeps_admin_rights(client, db, okta_org, hook_settings, settings):
+    settings.PORTAL_ADMIN_GROUP = "Portal Admins"
+    okta_user = okta_data.active_users(okta_org)[14]
+    admin = okta_data.portal_user(okta_user, is_admin=True, is_staff=True, is_superuser=True)
+    group = next(
+        group
+        for group in okta_data.okta_groups(okta_org)
+        if group["profile"]["name"] != "Portal Admins"
+        and admin.okta_id not in okta_data.group_member_ids(okta_org, group["id"])
+    )
+    since = okta_data.emulator_now(okta_org)
+    add_member(okta_org, group["id"], admin.okta_id)
+    okta_org.request("DELETE", f"/api/v1/groups/{group['id']}/users/{admin.okta_id}")
+    for event_type in ("group.user_membership.add", "group.user_membership.remove"):
+        assert post(client, delivery(*log_events(okta_org, since, event_type))).status_code == 200
+    event_hooks.apply_pending_events()
+
+    admin.refresh_from_db()
+    assert admin.is_admin is True
+    assert not AuditEvent.objects.filter(action="user.role_changed").exists()
