@@ -41,7 +41,7 @@ class EventFilterForm(forms.Form):
         required=False,
         max_length=200,
         label="Text",
-        help_text="Words in justifications or comments.",
+        help_text="Words in justifications, comments or reasons (such as a revoke reason).",
     )
     older_than = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
     newer_than = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)

@@ -21,19 +21,24 @@ class Page:
 
 
 def search_text_condition(text: str) -> Q | RawSQL:
-    """Match `text` against the payload's justification and comment.
+    """Match `text` against the payload's justification, comment and reason.
 
-    PostgreSQL matches whole words through the GIN index of migration 0002, whose expression
+    PostgreSQL matches whole words through the GIN index of migration 0003, whose expression
     must stay identical to the one here. SQLite matches substrings without an index.
     """
     if connection.vendor == "postgresql":
         return RawSQL(
             "to_tsvector('simple'::regconfig, coalesce(payload ->> 'justification', '') || ' ' "
-            "|| coalesce(payload ->> 'comment', '')) @@ plainto_tsquery('simple'::regconfig, %s)",
+            "|| coalesce(payload ->> 'comment', '') || ' ' || coalesce(payload ->> 'reason', '')) "
+            "@@ plainto_tsquery('simple'::regconfig, %s)",
             [text],
             output_field=BooleanField(),
         )
-    return Q(payload__justification__icontains=text) | Q(payload__comment__icontains=text)
+    return (
+        Q(payload__justification__icontains=text)
+        | Q(payload__comment__icontains=text)
+        | Q(payload__reason__icontains=text)
+    )
 
 
 def sequence_range_for_dates(

@@ -14,6 +14,10 @@ provisioning, and grants whose provisioning failed, never gave any.
 Approvers come from the audit trail too: the actors of `step.approved` events of the grant's
 request and of its approved extension requests. A request approved with no such event was
 approved automatically by its resource's policy.
+
+The justification comes from the request's `request.submitted` event, which the hash chain
+protects. Requests whose event has no justification (recorded before events carried it) fall
+back to the editable `AccessRequest.justification` column.
 """
 
 import datetime
@@ -154,11 +158,14 @@ def grant_rows(
         extensions = _approved_extensions([grant.pk for grant in chunk], approvals_before)
         all_request_ids = request_ids + [ext.pk for exts in extensions.values() for ext in exts]
         approvals = _approvals(all_request_ids, approvals_before)
+        justifications = _submitted_justifications(request_ids)
         for grant in chunk:
-            yield _row(grant, extensions.get(grant.pk, []), approvals)
+            yield _row(grant, extensions.get(grant.pk, []), approvals, justifications)
 
 
-def _row(grant: Grant, extensions: list[AccessRequest], approvals: dict) -> dict:
+def _row(
+    grant: Grant, extensions: list[AccessRequest], approvals: dict, justifications: dict
+) -> dict:
     request_ids = ([grant.request_id] if grant.request_id else []) + [ext.pk for ext in extensions]
     approved_by, comments = [], []
     for request_id in request_ids:
@@ -185,7 +192,7 @@ def _row(grant: Grant, extensions: list[AccessRequest], approvals: dict) -> dict
         "ended_at": grant.ended_at,
         "ended_at_source": ended_source,
         "request_id": grant.request_id,
-        "justification": grant.request.justification if grant.request_id else "",
+        "justification": _justification(grant, justifications),
         "approved_by": "; ".join(approved_by) if request_ids else "no portal request",
         "approval_comments": "; ".join(comments),
         "extension_request_ids": " ".join(str(ext.pk) for ext in extensions),
@@ -217,6 +224,26 @@ def _approvals(request_ids, before) -> dict[int, list[dict]]:
         event["comment"] = str(payload.get("comment", "")) if isinstance(payload, dict) else ""
         found[event["access_request_id"]].append(event)
     return found
+
+
+def _submitted_justifications(request_ids) -> dict[int, str]:
+    """Return the justification in each request's `request.submitted` event, where it has one."""
+    found = {}
+    events = AuditEvent.objects.filter(
+        access_request_id__in=request_ids, action="request.submitted"
+    ).order_by("sequence")
+    for request_id, payload in events.values_list("access_request_id", "payload"):
+        if isinstance(payload, dict) and "justification" in payload:
+            found.setdefault(request_id, str(payload["justification"] or ""))
+    return found
+
+
+def _justification(grant: Grant, justifications: dict[int, str]) -> str:
+    if not grant.request_id:
+        return ""
+    if grant.request_id in justifications:
+        return justifications[grant.request_id]
+    return grant.request.justification
 
 
 def _chunks(items: Iterable, size: int) -> Iterator[list]:

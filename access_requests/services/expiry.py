@@ -165,6 +165,7 @@ def request_extension(
             payload={
                 "ends_at": ends_at.isoformat() if ends_at else None,
                 "extends_grant": locked.pk,
+                "justification": justification,
             },
             http_request=http_request,
         )

@@ -112,7 +112,10 @@ def submit_request(
             actor=requester,
             target=request_obj,
             access_request=request_obj,
-            payload={"ends_at": ends_at.isoformat() if ends_at else None},
+            payload={
+                "ends_at": ends_at.isoformat() if ends_at else None,
+                "justification": justification,
+            },
             http_request=http_request,
         )
         approvals.start(request_obj, http_request=http_request)

@@ -31,7 +31,8 @@ DROP FUNCTION IF EXISTS audit_event_refuse_change();
 
 # The review list's text search matches words of the justification and the comment. The
 # expression must stay identical to the one in audit.queries.search_text_condition, or
-# PostgreSQL will not use this index.
+# PostgreSQL will not use this index. Migration 0003 replaces it with one that also covers
+# the payload's reason.
 CREATE_SEARCH_INDEX = """
 CREATE INDEX audit_payload_text_search ON audit_auditevent USING GIN (
     to_tsvector('simple'::regconfig,

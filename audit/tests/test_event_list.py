@@ -137,10 +137,11 @@ def test_filter_by_outcome(admin_client, history, varied):
         ("freeze", ["denied"]),
         ("ledger", ["submitted"]),
         ("audit season", ["approved"]),
-        ("Okta", []),
+        ("said no", ["failed"]),
+        ("payroll", []),
     ],
 )
-def test_text_search_in_justification_and_comment(admin_client, history, varied, text, expected):
+def test_text_search_in_free_text(admin_client, history, varied, text, expected):
     events = {**history, **varied}
     assert listed(admin_client, q=text) == [events[name].sequence for name in expected]
 
