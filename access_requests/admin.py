@@ -1,5 +1,7 @@
 """Django admin: per-resource settings, and failed grants for admins to retry."""
 
+from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
@@ -9,10 +11,77 @@ from django.urls import path
 
 from access_requests import errors, services
 from access_requests.models import AccessRequest, Grant, OktaOperation, Resource
+from access_requests.services import resource_settings
+
+
+class ResourceAdminForm(forms.ModelForm):
+    """The portal settings of a resource, with limits and consequences in the help texts."""
+
+    class Meta:
+        model = Resource
+        fields = [*resource_settings.SETTING_FIELDS, "owners"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.portal_max_days = settings.PORTAL_MAX_GRANT_DAYS
+        requestable_help = (
+            "Whether employees can request this resource. Turning it off cancels its pending "
+            "requests, and each requester sees the reason and gets it by e-mail. Access "
+            "already granted is not changed: it lasts until its end date or until an owner "
+            "or admin revokes it."
+        )
+        pending = 0
+        if self.instance.pk is not None:
+            pending = resource_settings.pending_requests(self.instance).count()
+        if pending:
+            noun = "request" if pending == 1 else "requests"
+            requestable_help += (
+                f" Warning: {pending} pending {noun} for this resource will be cancelled if "
+                "you save with this box cleared."
+            )
+        self.fields["requestable"].help_text = requestable_help
+        self.fields["owners"].help_text = (
+            "Who decides owner steps. A change moves the open owner steps of pending requests "
+            "to the new owners other than the requester, or to the portal admins when none is "
+            "left. Removed owners can no longer decide them."
+        )
+
+        duration = self.fields["max_duration_days"]
+        duration.help_text = (
+            f"Longest access a grant on this resource may have, in days: from 1 to "
+            f"{self.portal_max_days} (PORTAL_MAX_GRANT_DAYS). Leave it empty to use "
+            f"{self.portal_max_days}. Access with no end date is allowed only by the next "
+            "setting."
+        )
+        duration.error_messages["min_value"] = self._too_short_message()
+        duration.widget.attrs.update(min=1, max=self.portal_max_days)
+
+    def _too_short_message(self) -> str:
+        return (
+            "Enter at least 1 day, or leave the field empty to use the portal's maximum of "
+            f"{self.portal_max_days} days (PORTAL_MAX_GRANT_DAYS)."
+        )
+
+    def clean_max_duration_days(self) -> int | None:
+        days = self.cleaned_data.get("max_duration_days")
+        if days is None:
+            return None
+        if days < 1:
+            raise forms.ValidationError(self._too_short_message(), code="min_value")
+        if days > self.portal_max_days:
+            raise forms.ValidationError(
+                "%(days)s days is longer than the portal's maximum of %(max)s days "
+                "(PORTAL_MAX_GRANT_DAYS). Enter %(max)s or less, or leave the field empty to "
+                "use %(max)s.",
+                code="max_value",
+                params={"days": days, "max": self.portal_max_days},
+            )
+        return days
 
 
 @admin.register(Resource)
 class ResourceAdmin(admin.ModelAdmin):
+    form = ResourceAdminForm
     list_display = [
         "name",
         "kind",
@@ -67,18 +136,39 @@ class ResourceAdmin(admin.ModelAdmin):
         # The catalog sync marks a resource deleted in Okta; requests and grants keep it.
         return False
 
+    # The admin's change view runs save_model and save_related in one transaction. The owners
+    # are saved in save_related, so the change is applied to pending requests only there.
     def save_model(self, request, obj, form, change):
-        with transaction.atomic():
-            super().save_model(request, obj, form, change)
-            from audit.services import record_event
+        form.settings_before = resource_settings.snapshot(obj)
+        super().save_model(request, obj, form, change)
 
-            record_event(
-                "resource.updated",
-                actor=request.user,
-                target=obj,
-                resource=obj,
-                payload={"changed": form.changed_data},
-                http_request=request,
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        result = resource_settings.apply_settings_change(
+            form.instance, form.settings_before, by=request.user, http_request=request
+        )
+        if result.requests_cancelled:
+            self.message_user(
+                request,
+                f"Cancelled {result.requests_cancelled} pending request(s) for "
+                f"{form.instance.name}, because it is no longer requestable. The requesters "
+                "were told why by e-mail.",
+                messages.WARNING,
+            )
+        if result.steps_reassigned:
+            self.message_user(
+                request,
+                f"Gave {result.steps_reassigned} open approval step(s) of pending requests "
+                f"for {form.instance.name} to its new owners, or to the portal admins where "
+                "no owner other than the requester is left.",
+            )
+        if result.requests_without_approver:
+            self.message_user(
+                request,
+                f"Cancelled {result.requests_without_approver} pending request(s) for "
+                f"{form.instance.name}, because nobody is left to approve them. The "
+                "requesters were told why by e-mail.",
+                messages.WARNING,
             )
 
     def get_urls(self):

@@ -16,12 +16,20 @@ from access_requests.models import AccessRequest, ApprovalStep, Grant
 logger = logging.getLogger(__name__)
 
 
-def step_waiting(step_id: int) -> None:
+def step_waiting(step_id: int, only_to: list[int] | None = None) -> None:
+    """E-mail the step's approvers that it waits for their decision.
+
+    With `only_to`, only the approvers with those user ids get it. A waiting step that gets new
+    approvers uses it, so that the approvers it kept are not sent the same request twice.
+    """
     step = ApprovalStep.objects.select_related("request__requester", "request__resource").get(
         pk=step_id
     )
     request_obj = step.request
-    for approver in step.approvers.all():
+    approvers = step.approvers.all()
+    if only_to is not None:
+        approvers = approvers.filter(pk__in=only_to)
+    for approver in approvers:
         _send(
             approver,
             f"Approval needed: {request_obj.requester} requests {request_obj.resource.name}",
