@@ -2,6 +2,7 @@
 
 Admins see every event. Everyone else sees the events about themselves (as subject or actor),
 the events about their direct reports (as subject), and the events of resources they own.
+Of those, they see the client IP address and user agent only of the events they caused.
 """
 
 from django.db.models import Q, QuerySet
@@ -34,3 +35,25 @@ def may_view_user(viewer, subject) -> bool:
 def user_timeline(viewer, subject) -> QuerySet[AuditEvent]:
     events = visible_events(viewer)
     return events.filter(Q(subject_user_id=subject.pk) | Q(actor_id=subject.pk))
+
+
+# Columns of an event that identify the client of the person who caused it.
+CLIENT_FIELDS = ("ip", "user_agent")
+
+
+def may_view_client(viewer, actor_id: int | None) -> bool:
+    """Whether `viewer` may see the IP address and user agent of an event by `actor_id`.
+
+    Admins see every client. Everyone else sees only their own, because a manager or an owner
+    has no need for where and with which browser other people sign in or make requests.
+    """
+    return viewer.is_admin or (actor_id is not None and actor_id == viewer.pk)
+
+
+def without_others_clients(viewer, rows):
+    """Yield event rows (dicts with `actor_id`) with the client fields blanked where
+    `may_view_client` is false."""
+    for row in rows:
+        if not may_view_client(viewer, row.get("actor_id")):
+            row = {**row, **dict.fromkeys(CLIENT_FIELDS, "")}
+        yield row

@@ -24,7 +24,13 @@ from audit.forms import EventFilterForm
 from audit.models import AuditVerification
 from audit.queries import keyset_page
 from audit.report_forms import AccessOnDayForm, UserChangesForm
-from audit.scopes import may_view_user, user_timeline, visible_events
+from audit.scopes import (
+    may_view_client,
+    may_view_user,
+    user_timeline,
+    visible_events,
+    without_others_clients,
+)
 
 User = get_user_model()
 
@@ -105,7 +111,8 @@ def event_export(request: HttpRequest, file_format: str) -> HttpResponse:
     if not form.is_valid():
         return render(request, "audit/event_list.html", {"form": form}, status=400)
     events = form.filter(visible_events(request.user)).order_by("sequence")
-    rows = events.values(*EVENT_COLUMNS).iterator(chunk_size=2000)
+    rows = events.values(*EVENT_COLUMNS, "actor_id").iterator(chunk_size=2000)
+    rows = without_others_clients(request.user, rows)
     return streaming_export(rows, EVENT_COLUMNS, file_format=file_format, filename="audit-events")
 
 
@@ -126,6 +133,7 @@ def event_detail(request: HttpRequest, sequence: int) -> HttpResponse:
         "payload_json": json.dumps(event.payload, indent=2, sort_keys=True, ensure_ascii=False),
         "hash_matches": event.compute_hash() == event.hash,
         "related": related,
+        "show_client": may_view_client(request.user, event.actor_id),
     }
     return render(request, "audit/event_detail.html", context)
 

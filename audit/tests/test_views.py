@@ -1,9 +1,13 @@
 """Who may open which audit page, and what each persona sees there."""
 
+import csv
 import json
 
 import pytest
+from django.test import RequestFactory
 from django.urls import reverse
+
+from audit.tests.conftest import record_at
 
 pytestmark = pytest.mark.django_db
 
@@ -192,3 +196,74 @@ def test_extreme_date_is_field_error(client, history, personas, resource, view, 
 
     assert response.status_code == 400
     assert "Enter a day from 0001-01-02 to 9998-12-31" in response.content.decode()
+
+
+# --- Client details (IP address and user agent) ----------------------------------------------
+
+
+@pytest.fixture
+def client_events(personas, resource):
+    """An event the subject caused from one client and one the manager caused from another."""
+    factory = RequestFactory()
+    subject, manager = personas["subject"], personas["manager"]
+    by_subject = record_at(
+        None,
+        "request.submitted",
+        actor=subject,
+        subject_user=subject,
+        resource=resource,
+        http_request=factory.get("/", REMOTE_ADDR="10.1.2.3", HTTP_USER_AGENT="SubjectBrowser/1"),
+    )
+    by_manager = record_at(
+        None,
+        "step.approved",
+        actor=manager,
+        subject_user=subject,
+        resource=resource,
+        http_request=factory.get("/", REMOTE_ADDR="10.9.8.7", HTTP_USER_AGENT="ManagerBrowser/2"),
+    )
+    return {"subject": by_subject, "manager": by_manager}
+
+
+def exported(client, persona, file_format="jsonl") -> dict[int, dict]:
+    response = get(client, persona, reverse("audit:events_export", args=[file_format]))
+    lines = b"".join(response.streaming_content).decode().splitlines()
+    if file_format == "csv":
+        return {int(row["sequence"]): row for row in csv.DictReader(lines)}
+    return {record["sequence"]: record for record in map(json.loads, lines)}
+
+
+@pytest.mark.parametrize("file_format", ["jsonl", "csv"])
+def test_manager_export_hides_others_clients(client, personas, client_events, file_format):
+    rows = exported(client, personas["manager"], file_format)
+
+    other = rows[client_events["subject"].sequence]
+    assert other["ip"] == ""
+    assert other["user_agent"] == ""
+    own = rows[client_events["manager"].sequence]
+    assert own["ip"] == "10.9.8.7"
+    assert own["user_agent"] == "ManagerBrowser/2"
+
+
+def test_admin_export_shows_every_client(client, personas, client_events):
+    rows = exported(client, personas["admin"])
+
+    assert rows[client_events["subject"].sequence]["ip"] == "10.1.2.3"
+    assert rows[client_events["subject"].sequence]["user_agent"] == "SubjectBrowser/1"
+    assert rows[client_events["manager"].sequence]["ip"] == "10.9.8.7"
+
+
+def test_event_page_hides_others_client(client, personas, client_events):
+    url = reverse("audit:event", args=[client_events["subject"].sequence])
+
+    as_manager = get(client, personas["manager"], url)
+    assert as_manager.status_code == 200
+    assert b"10.1.2.3" not in as_manager.content
+    assert b"SubjectBrowser" not in as_manager.content
+    assert b"shown only to portal admins" in as_manager.content
+
+    as_subject = get(client, personas["subject"], url)
+    assert b"10.1.2.3" in as_subject.content
+
+    as_admin = get(client, personas["admin"], url)
+    assert b"SubjectBrowser/1" in as_admin.content
