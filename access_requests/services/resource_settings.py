@@ -72,13 +72,19 @@ def pending_requests(resource: Resource):
 
 
 def apply_settings_change(
-    resource: Resource, before: SettingsSnapshot, *, by, http_request=None
+    resource: Resource,
+    before: SettingsSnapshot,
+    *,
+    by,
+    http_request=None,
+    extra_payload: dict | None = None,
 ) -> SettingsChange:
     """Bring the pending requests of `resource` in line with its saved settings, and audit it.
 
     Call it after the resource and its owners are saved, inside the same transaction.
-    `before` is the snapshot taken before the save. Every row lock is taken before the first
-    audit event, as audit.services.record_event requires.
+    `before` is the snapshot taken before the save. `extra_payload` is added to the payload of
+    the resource.updated event. Every row lock is taken before the first audit event, as
+    audit.services.record_event requires.
     """
     after = snapshot(resource)
     result = SettingsChange()
@@ -110,7 +116,7 @@ def apply_settings_change(
         for request_obj in locked:
             _replan_owner_steps(request_obj, resource, result, by=by)
 
-    payload = _changed_values(before, after, result.changed)
+    payload = {**(extra_payload or {}), **_changed_values(before, after, result.changed)}
     payload["requests_cancelled"] = result.requests_cancelled
     payload["steps_reassigned"] = result.steps_reassigned
     payload["requests_without_approver"] = result.requests_without_approver

@@ -62,6 +62,22 @@ def test_demo_settings_run_twice_change_nothing(okta_settings):
     assert AuditEvent.objects.filter(action="resource.updated").count() == events
 
 
+def test_demo_settings_event_records_values(okta_settings):
+    run("sync_okta_users")
+    run("sync_catalog")
+
+    run("load_demo_catalog_settings")
+
+    figma = Resource.objects.get(name="Figma")
+    event = AuditEvent.objects.get(action="resource.updated", resource_okta_id=figma.okta_id)
+    assert event.payload["by"] == "load_demo_catalog_settings"
+    assert event.payload["requestable"] == {"from": False, "to": True}
+    assert event.payload["approval_policy"]["to"] == Policy.OWNERS
+    added = [owner["login"] for owner in event.payload["owners"]["added"]]
+    assert added == sorted(figma.owners.values_list("login", flat=True))
+    assert event.payload["owners"]["removed"] == []
+
+
 def test_demo_settings_need_synced_users(okta_settings):
     run("sync_catalog")
 

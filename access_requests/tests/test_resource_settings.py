@@ -311,3 +311,37 @@ def test_max_duration_help_names_limit(client, site_admin, settings):
     page = client.get(change_url(make_resource("Grafana"))).content.decode()
 
     assert "in days: from 1 to 100 (PORTAL_MAX_GRANT_DAYS)" in page
+
+
+def test_two_owner_steps_merge_into_one(client, site_admin):
+    from access_requests.services import offboarding
+    from accounts.models import OktaStatus
+
+    admin = make_user("ada.admin", is_admin=True)
+    manager = make_user("mia.manager")
+    requester = make_user("ryan.murphy", manager=manager)
+    first_owner = make_user("oscar.owner")
+    new_owner = make_user("nina.owner")
+    grafana = make_resource("Grafana", approval_policy=Policy.MANAGER_THEN_OWNERS)
+    access_request = submit(requester, grafana)
+    # Step 2 went to the admins, because Grafana had no owner at submit. An owner added
+    # outside the admin site, then the manager's departure, turn step 1 into an owner step.
+    grafana.owners.add(first_owner)
+    manager.okta_status = OktaStatus.SUSPENDED
+    manager.is_active = False
+    manager.save()
+    offboarding.offboard_user(manager)
+    first_step, second_step = access_request.steps.order_by("position")
+    assert (first_step.kind, second_step.kind) == (Kind.OWNER, Kind.ADMIN)
+    assert list(second_step.approvers.all()) == [admin]
+
+    save_in_admin(client, grafana, owners=[new_owner.pk])
+
+    first_step.refresh_from_db()
+    second_step.refresh_from_db()
+    assert first_step.status == ApprovalStep.Status.SKIPPED
+    assert second_step.status == ApprovalStep.Status.WAITING
+    assert second_step.kind == Kind.OWNER
+    assert list(second_step.approvers.all()) == [new_owner]
+    assert list(selectors.inbox(new_owner)) == [second_step]
+    assert list(selectors.inbox(first_owner)) == []

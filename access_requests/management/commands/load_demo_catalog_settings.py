@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from access_requests.models import Resource
+from access_requests.services import resource_settings
 
 Policy = Resource.ApprovalPolicy
 
@@ -97,6 +98,9 @@ class Command(BaseCommand):
                 "load_demo_catalog_settings is for the Okta emulator's demo org and does not "
                 "run with PORTAL_ENV=production."
             )
+        # NOTE: one transaction for every resource, so on PostgreSQL the pending requests of
+        # a later resource are locked after an audit event was recorded. That can deadlock with
+        # a concurrent decision, which is acceptable for a command meant for the demo org.
         with transaction.atomic():
             resources = [(demo, _demo_resource(demo)) for demo in DEMO_SETTINGS]
             owners = _demo_owners()
@@ -142,28 +146,23 @@ def _demo_owners() -> dict:
 
 
 def _apply(demo: DemoSetting, resource: Resource, owners: list) -> bool:
-    """Give `resource` its demo settings and record the change. Return whether anything changed."""
-    changed = [name for name in SETTING_FIELDS if getattr(resource, name) != getattr(demo, name)]
-    if not resource.requestable:
-        changed.append("requestable")
+    """Give `resource` its demo settings and record the change. Return whether anything changed.
+
+    Pending requests follow the change as after a save in the admin site.
+    """
+    same_owners = {owner.pk for owner in resource.owners.all()} == {owner.pk for owner in owners}
+    same_settings = all(getattr(resource, name) == getattr(demo, name) for name in SETTING_FIELDS)
+    if resource.requestable and same_settings and same_owners:
+        return False
+
+    before = resource_settings.snapshot(resource)
     for name in SETTING_FIELDS:
         setattr(resource, name, getattr(demo, name))
     resource.requestable = True
-
-    if {owner.pk for owner in resource.owners.all()} != {owner.pk for owner in owners}:
-        changed.append("owners")
-    if not changed:
-        return False
     resource.save()
     resource.owners.set(owners)
 
-    from audit.services import record_event
-
-    record_event(
-        "resource.updated",
-        actor=None,
-        target=resource,
-        resource=resource,
-        payload={"changed": changed, "by": "load_demo_catalog_settings"},
+    result = resource_settings.apply_settings_change(
+        resource, before, by=None, extra_payload={"by": "load_demo_catalog_settings"}
     )
-    return True
+    return bool(result.changed)
