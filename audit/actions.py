@@ -15,10 +15,10 @@ ACTIONS: dict[str, str] = {
     "user.role_changed": "A user gained or lost portal admin rights.",
     # Catalog
     "catalog.synced": "The catalog of Okta groups and apps was synchronised.",
-    "resource.updated": "An admin changed a resource's policy, owners or requestable flag.",
+    "resource.updated": "An admin changed a resource's settings. The payload has each changed field's old and new value, and the owners added and removed.",
     # Requests
     "request.submitted": "A user asked for access.",
-    "request.cancelled": "A pending request was cancelled: by the requester, or because they left or the resource was deleted in Okta.",
+    "request.cancelled": "A pending request was cancelled: by the requester, or because they left, the resource was deleted in Okta, an admin made it not requestable, or no approver was left.",
     "request.expired": "A pending request expired without a decision.",
     "request.approved": "Every approval step approved the request.",
     "request.denied": "An approval step denied the request.",
@@ -27,7 +27,7 @@ ACTIONS: dict[str, str] = {
     "step.approved": "An approver approved a step.",
     "step.denied": "An approver denied a step.",
     "step.skipped": "A step was skipped (for example the requester is the only approver).",
-    "step.reassigned": "A step's approvers were changed.",
+    "step.reassigned": "A step's approvers were changed, because an approver left or the resource's owners changed.",
     # Grants
     "grant.created": "A grant was created after approval and waits for provisioning.",
     "grant.applied": "Okta confirmed the membership or assignment; the grant is active.",
