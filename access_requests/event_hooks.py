@@ -243,7 +243,7 @@ def _check_drift(user_id: str, resource_id: str, present: bool) -> None:
     seen = {user_id} if present else set()
     drifts = reconciliation.record_drift(
         resource,
-        unapproved=seen - expected - reconciliation.kept_user_ids(resource),
+        unapproved=seen - expected,
         missing=({user_id} & expected) - seen,
         checked={user_id},
         source=reconciliation.SOURCE_EVENT_HOOK,

@@ -61,7 +61,7 @@ def expire_grants(now: datetime.datetime | None = None) -> int:
                 continue
             if not revocation.ends_by_expiry(grant, now):
                 continue
-            revocation.begin_removal(grant, actor=None, reason=EXPIRY_REASON, at=now)
+            revocation.begin_removal(grant, actor=None, reason=EXPIRY_REASON)
             started += 1
     if started:
         logger.info("Expiry sweep: started the removal of %d grants", started)

@@ -13,8 +13,8 @@ entirely: members that were never read are never treated as removed.
 
 The first comparison of a resource takes its baseline: every user the portal knows who holds it
 in Okta and has no grant gets a pre-existing grant with no end, so making a resource requestable
-or enforced never reports (or removes) the people who already had it. Access that pre-existed
-stays in Okta when its grant ends, so a user whose latest grant was pre-existing is not drift.
+or enforced never reports (or removes) the people who already had it. A pre-existing grant
+ends like any other, with the access removed from Okta.
 
 Enforcement never removes members of the portal's own admin group (PORTAL_ADMIN_GROUP) or a
 portal admin: those findings stay open, with the reason in the drift's note.
@@ -114,8 +114,7 @@ def compare(resource: Resource, present: set[str]) -> tuple[set[str], set[str]]:
     """Return (unapproved, missing) Okta user ids for the members listed in Okta."""
     expected = granted_user_ids(resource)
     in_flux = in_flux_user_ids(resource)
-    kept = kept_user_ids(resource)
-    return present - expected - in_flux - kept, expected - present - in_flux
+    return present - expected - in_flux, expected - present - in_flux
 
 
 def take_baseline(resource: Resource, present: set[str]) -> list[Grant]:
@@ -150,21 +149,6 @@ def take_baseline(resource: Resource, present: set[str]) -> list[Grant]:
     if grants:
         logger.info("Baseline of %s: %d pre-existing members recorded", resource, len(grants))
     return grants
-
-
-def kept_user_ids(resource: Resource) -> set[str]:
-    """Users whose latest grant on the resource was pre-existing and has ended.
-
-    Ending such a grant leaves the access in Okta, because the portal did not give it; it is
-    not drift. A later grant (or an enforced removal, which is one) takes over.
-    """
-    latest: dict[str, bool] = {}
-    grants = Grant.objects.filter(resource=resource).order_by("created_at", "pk")
-    for user_id, pre_existing, status in grants.values_list(
-        "user__okta_id", "pre_existing", "status"
-    ):
-        latest[user_id] = pre_existing and status in (Grant.Status.REVOKED, Grant.Status.EXPIRED)
-    return {user_id for user_id, kept in latest.items() if kept}
 
 
 def protected_reason(drift: Drift) -> str:

@@ -7,8 +7,9 @@ is closed only when Okta confirms the removal (a 404 counts as already removed).
 retries transient failures. A removal that fails permanently leaves the grant revoking, with
 the reason, for an admin to retry.
 
-Access the user already had in Okta before the grant (`pre_existing`) was not given by the
-portal and is not taken away by it: such grants close without a call to Okta.
+Pre-existing grants (access the user held in Okta before the portal recorded it) end the same
+way: an owner's revoke, a holder's give-up, an end date or offboarding removes the access from
+Okta, because a managed resource should hold no access without a grant.
 """
 
 import datetime
@@ -19,7 +20,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from access_requests import errors
+from access_requests import errors, notifications
 from access_requests.models import Grant, OktaOperation, Resource
 from access_requests.services import provisioning
 from access_requests.services.events import record
@@ -33,45 +34,18 @@ REMOVE_ACTIONS = {Resource.Kind.GROUP: Action.REMOVE_MEMBER, Resource.Kind.APP: 
 # Grants that still hold, or are about to hold, access in Okta.
 REMOVABLE = (Grant.Status.PROVISIONING, Grant.Status.ACTIVE)
 
-PRE_EXISTING_NOTE = (
-    "The user had this access in Okta before the grant, so it was left in Okta; "
-    "only the grant was closed."
-)
 
-
-def kept_in_okta_message(grant: Grant) -> str:
-    """What the holder is told when a pre-existing grant ends: Okta keeps the access."""
-    return (
-        f"The portal's grant for {grant.resource.name} has ended. You had this access in Okta "
-        "before the portal recorded it, so it stays in Okta: ask a portal admin or the "
-        "resource's owner to remove it."
-    )
-
-
-def begin_removal(
-    grant: Grant, *, actor, reason: str, at: datetime.datetime | None = None, http_request=None
-) -> Grant:
+def begin_removal(grant: Grant, *, actor, reason: str, http_request=None) -> Grant:
     """Start ending a held grant; call inside a transaction with the grant row locked.
 
-    `at` is when the decision was taken (default now): a grant whose end has passed by then
-    closes as expired, any other as revoked. Returns the grant, now revoking (or already
-    closed when the access pre-existed).
+    Returns the grant, now revoking. When Okta confirms, it closes as expired if its end had
+    passed when the removal started, else as revoked.
     """
     if grant.status not in REMOVABLE:
         raise errors.NotRevocable(
-            f"This access cannot be removed: it is {grant.get_status_display().lower()}."
+            f"This access cannot be removed: it is {grant.status_text}."
         )
     grant.revoke_reason = reason
-    if grant.pre_existing and grant.status == Grant.Status.ACTIVE:
-        _close(
-            grant,
-            actor=actor,
-            payload={"kept_in_okta": True, "note": PRE_EXISTING_NOTE},
-            expired=ends_by_expiry(grant, at or timezone.now()),
-        )
-        _cancel_extensions_after_commit(grant)
-        return grant
-
     # An add still waiting for a worker is dropped. An add already in flight could land after
     # the removal, so the removal waits until that claim has timed out.
     now = timezone.now()
@@ -159,7 +133,7 @@ def retry_revocation(grant: Grant, *, by, http_request=None) -> Grant:
         locked = _lock(grant)
         if locked.status != Grant.Status.REVOKING:
             raise errors.NotRetryable(
-                f"Only access being removed can be retried; this one is {locked.get_status_display().lower()}."
+                f"Only access being removed can be retried; this one is {locked.status_text}."
             )
         if locked.operations.filter(status__in=OktaOperation.OPEN).exists():
             raise errors.NotRetryable("The removal is still queued or running; wait for it.")
@@ -251,6 +225,7 @@ def removal_failed(grant: Grant, operation: OktaOperation, *, reason: str, reque
         payload={"operation": operation.pk, "reason": reason},
         okta_request_id=request_id,
     )
+    transaction.on_commit(functools.partial(notifications.removal_failed, grant.pk))
 
 
 def ends_by_expiry(grant: Grant, at: datetime.datetime) -> bool:
@@ -282,6 +257,7 @@ def _close(
         payload={**payload, "reason": grant.revoke_reason},
         okta_request_id=request_id,
     )
+    transaction.on_commit(functools.partial(notifications.grant_ended, grant.pk))
 
 
 def _lock(grant: Grant) -> Grant:

@@ -138,7 +138,34 @@ def test_member_added_after_baseline_is_removed_after_confirm(
     assert all(is_member(okta_org, group["id"], member.okta_id) for member in members)
 
 
-def test_given_up_pre_existing_access_is_not_drift(transactional_db, okta_settings):
+def test_owner_revoke_removes_baseline_access(provisioning_worker, okta_settings, client):
+    okta_org = okta_settings
+    users = okta_data.active_users(okta_org)
+    owner = okta_data.portal_user(users[20])
+    group = group_without(okta_org, owner.okta_id)
+    member = mirror_members(okta_org, group["id"])[0]
+    resource = okta_data.group_resource(group, baseline_taken_at=None)
+    resource.owners.add(owner)
+    reconciliation.reconcile_resource(resource)
+    grant = Grant.objects.get(user=member, resource=resource)
+    assert grant.pre_existing
+
+    sign_in(client, owner)
+    url = f"/grants/{grant.pk}/revoke/"
+    form = client.get(url).content.decode()
+    assert "removes the access from Okta now" in form
+    assert "before the portal recorded it" in form
+    done = client.post(url, {"reason": "Contract ended"}, follow=True).content.decode()
+    assert "access to {} from Okta".format(resource.name) in done
+    settle()
+
+    grant.refresh_from_db()
+    assert grant.status == Grant.Status.REVOKED
+    assert not is_member(okta_org, group["id"], member.okta_id)
+    assert grant.operations.filter(action=OktaOperation.Action.REMOVE_MEMBER).exists()
+
+
+def test_re_added_after_revoke_is_drift(provisioning_worker, okta_settings):
     okta_org = okta_settings
     group = okta_data.okta_groups(okta_org)[0]
     member = mirror_members(okta_org, group["id"])[0]
@@ -147,10 +174,10 @@ def test_given_up_pre_existing_access_is_not_drift(transactional_db, okta_settin
     grant = Grant.objects.get(user=member, resource=resource)
 
     revocation.give_up_grant(grant, by=member)
+    settle()
+    assert not is_member(okta_org, group["id"], member.okta_id)
+    add_member(okta_org, group["id"], member.okta_id)
     result = reconciliation.reconcile_resource(resource)
 
-    grant.refresh_from_db()
-    assert grant.status == Grant.Status.REVOKED
-    assert is_member(okta_org, group["id"], member.okta_id)
-    assert member.okta_id not in result.unapproved
-    assert (member.okta_id, Drift.Kind.UNAPPROVED) not in open_drift(resource)
+    assert member.okta_id in result.unapproved
+    assert (member.okta_id, Drift.Kind.UNAPPROVED) in open_drift(resource)

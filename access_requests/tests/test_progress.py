@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from access_requests import errors, services
-from access_requests.models import AccessRequest, Grant, Resource
+from access_requests.models import AccessRequest, Grant, OktaOperation, Resource
 from access_requests.services import expiry
 from access_requests.tests.personas import make_resource, make_user, sign_in
 
@@ -28,23 +28,22 @@ def approved_grant(user, resource, **fields) -> Grant:
 
 
 @pytest.mark.django_db
-def test_giving_up_pre_existing_access_says_it_stays_in_okta(client):
+def test_giving_up_pre_existing_access_removes_it(client):
     holder = make_user("petra.preexisting")
     grant = approved_grant(holder, make_resource("Design Review"), pre_existing=True)
     sign_in(client, holder)
 
-    assert "stays in Okta" in client.get(f"/grants/{grant.pk}/give-up/").content.decode()
+    form = client.get(f"/grants/{grant.pk}/give-up/").content.decode()
+    assert "removes the access from Okta now, including access you had" in form
     response = client.post(f"/grants/{grant.pk}/give-up/", follow=True)
-    page = response.content.decode()
-    assert "is being removed" not in page
-    assert "The portal&#x27;s grant for Design Review has ended" in page
-    assert "ask a portal admin or the resource&#x27;s owner" in page
+    assert "Your access to Design Review is being removed from Okta." in response.content.decode()
     grant.refresh_from_db()
-    assert grant.status == Grant.Status.REVOKED
+    assert grant.status == Grant.Status.REVOKING
+    assert grant.operations.filter(action=OktaOperation.Action.REMOVE_MEMBER).exists()
 
     detail = client.get(f"/requests/{grant.request_id}/").content.decode()
-    assert "Grant ended; the access you had before stays in Okta" in detail
-    assert "Access ended" not in detail
+    assert "Being removed in Okta" in detail
+    assert "stays in Okta" not in detail
 
 
 @pytest.mark.django_db

@@ -64,7 +64,9 @@ def revoke_grant(request: HttpRequest, pk: int) -> HttpResponse:
             form.add_error(None, error.message)
             status = 409
         else:
-            messages.success(request, f"Removing {grant.user}'s access to {grant.resource.name}.")
+            messages.success(
+                request, f"Removing {grant.user}'s access to {grant.resource.name} from Okta."
+            )
             return redirect("access_requests:expiring_soon")
     elif request.method == "POST":
         status = 400
@@ -82,14 +84,13 @@ def give_up_grant(request: HttpRequest, pk: int) -> HttpResponse:
     error_message = None
     if request.method == "POST":
         try:
-            ended = revocation.give_up_grant(grant, by=request.user, http_request=request)
+            revocation.give_up_grant(grant, by=request.user, http_request=request)
         except errors.AccessRequestError as error:
             error_message = error.message
         else:
-            if ended.pre_existing and ended.status in Grant.TERMINAL:
-                messages.success(request, revocation.kept_in_okta_message(ended))
-            else:
-                messages.success(request, f"Your access to {grant.resource.name} is being removed.")
+            messages.success(
+                request, f"Your access to {grant.resource.name} is being removed from Okta."
+            )
             return redirect("access_requests:my_requests")
     return render(
         request,

@@ -27,8 +27,6 @@ APPLIED = Progress("applied", "Applied in Okta", moving=False)
 FAILED = Progress("failed", "Failed in Okta", moving=False)
 REMOVING = Progress("removing", "Being removed in Okta", moving=True)
 ENDED = Progress("ended", "Access ended", moving=False)
-# The portal did not give the access, so ending its grant leaves the access in Okta.
-ENDED_KEPT = Progress("ended", "Grant ended; the access you had before stays in Okta", moving=False)
 DENIED = Progress("denied", "Denied", moving=False)
 CANCELLED = Progress("cancelled", "Cancelled", moving=False)
 EXPIRED = Progress("expired", "Expired before a decision", moving=False)
@@ -84,7 +82,5 @@ def progress_of(access_request: AccessRequest) -> Progress:
         return extension_progress(access_request)
     grant = request_grant(access_request)
     if access_request.status == AccessRequest.Status.APPROVED and grant is not None:
-        if grant.pre_existing and grant.status in (Grant.Status.REVOKED, Grant.Status.EXPIRED):
-            return ENDED_KEPT
         return _BY_GRANT_STATUS[grant.status]
     return _BY_REQUEST_STATUS[access_request.status]
