@@ -424,3 +424,45 @@ class ExpiryReminder(models.Model):
 
     def __str__(self) -> str:
         return f"{self.days_before}-day reminder for grant #{self.grant_id}"
+
+
+class AppGroupAssignment(models.Model):
+    """An Okta group assigned to an Okta app: every member of the group has the app.
+
+    Copied from Okta by the catalog sync, which replaces an app's rows on every run.
+    """
+
+    app = models.ForeignKey(Resource, on_delete=models.CASCADE, related_name="group_assignments")
+    group = models.ForeignKey(Resource, on_delete=models.CASCADE, related_name="app_assignments")
+    synced_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["app_id", "group_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["app", "group"], name="one_assignment_per_app_group")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.group} assigned to {self.app}"
+
+
+class GroupMembership(models.Model):
+    """A user's membership of a group that is assigned to an app, as of the last catalog sync.
+
+    Only groups assigned to an app are listed, and only users the portal knows get a row.
+    """
+
+    group = models.ForeignKey(Resource, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="group_memberships"
+    )
+    synced_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["group_id", "user_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["group", "user"], name="one_membership_per_group_user")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.group}"

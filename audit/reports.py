@@ -11,6 +11,10 @@ expired grant without such an event (data from before the audit trail) falls bac
 Access starts at `Grant.starts_at`. Only grants that reached Okta count as access: grants still
 provisioning, and grants whose provisioning failed, never gave any.
 
+The current-access report also lists apps that users hold through an Okta group assignment,
+as known from the last catalog sync (access_requests.group_access). Those rows have no grant,
+and `through_group` names the group.
+
 Approvers come from the audit trail too: the actors of `step.approved` events of the grant's
 request and of its approved extension requests. A request approved with no such event was
 approved automatically by its resource's policy.
@@ -39,6 +43,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from access_requests import group_access
 from access_requests.models import AccessRequest, Grant
 from audit.models import AuditEvent
 
@@ -71,6 +76,7 @@ COLUMNS = (
     "extension_request_ids",
 )
 CHANGE_COLUMNS = ("change", "at", *COLUMNS)
+CURRENT_ACCESS_COLUMNS = (*COLUMNS, "through_group")
 
 
 def grants_with_end() -> QuerySet[Grant]:
@@ -130,7 +136,36 @@ def access_on_day_rows(resource, day: datetime.date) -> Iterator[dict]:
 
 
 def current_access_rows() -> Iterator[dict]:
-    return grant_rows(current_access())
+    """Rows of current grants and of apps held through groups, by resource name and login."""
+    grants = ({**row, "through_group": ""} for row in grant_rows(current_access()))
+    through_groups = (
+        _through_group_row(row)
+        for row in group_access.app_access_through_groups().iterator(chunk_size=CHUNK_SIZE)
+    )
+    # NOTE: a database collation other than code-point order (PostgreSQL's locale collations)
+    # sorts names differently from Python, so the merged rows may then be out of order, but
+    # none is lost.
+    return heapq.merge(
+        grants, through_groups, key=lambda row: (row["resource_name"], row["user_login"])
+    )
+
+
+def _through_group_row(row: dict) -> dict:
+    return {
+        **dict.fromkeys(COLUMNS, ""),
+        "user_login": row["user_login"],
+        "user_okta_id": row["user_okta_id"],
+        "resource_name": row["app_name"],
+        "resource_okta_id": row["app_okta_id"],
+        "grant_id": None,
+        "status": Grant.Status.ACTIVE,
+        "starts_at": None,
+        "ends_at": None,
+        "ended_at": None,
+        "request_id": None,
+        "approved_by": f"through group {row['group_name']}",
+        "through_group": row["group_name"],
+    }
 
 
 def user_changes_rows(user, first_day: datetime.date, last_day: datetime.date) -> Iterator[dict]:

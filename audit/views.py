@@ -219,7 +219,13 @@ def user_changes(request: HttpRequest, file_format: str | None = None) -> HttpRe
 def current_access(request: HttpRequest, file_format: str | None = None) -> HttpResponse:
     rows = reports.current_access_rows()
     return _report_response(
-        request, None, "Current access", rows, reports.COLUMNS, file_format, "current-access"
+        request,
+        None,
+        "Current access",
+        rows,
+        reports.CURRENT_ACCESS_COLUMNS,
+        file_format,
+        "current-access",
     )
 
 

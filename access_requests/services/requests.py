@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
-from access_requests import errors, notifications
+from access_requests import errors, group_access, notifications
 from access_requests.models import AccessRequest, ApprovalStep, Grant, Resource
 from access_requests.services import approvals
 from access_requests.services.events import record
@@ -279,6 +279,14 @@ def _check_not_held(requester, resource: Resource) -> None:
                 f"You already have {resource.name} in Okta: your last sign-in listed you as "
                 "a member, so there is nothing to request."
             )
+        groups = group_access.groups_giving_app(requester, resource)
+        if groups:
+            raise errors.AccessAlreadyHeld(
+                f"You already have {resource.name} through "
+                f"{group_access.describe_groups(groups)} in Okta, so there is nothing to "
+                f"request. If you lose that access and still need {resource.name}, request "
+                "it then."
+            )
         return
     if held.status == Grant.Status.PROVISIONING:
         raise errors.AccessAlreadyHeld(
@@ -292,7 +300,8 @@ def held_in_okta(user, resource: Resource) -> bool:
 
     Everyone holds a built-in group (Okta's Everyone). Other groups come from the ID token's
     groups claim, which lists the user's group names and is refreshed at every sign-in and
-    sign-in renewal. Apps have no such list: their access is known from grants only.
+    sign-in renewal. Access to an app through a group assignment is found by
+    access_requests.group_access.groups_giving_app instead.
     """
     if resource.kind != Resource.Kind.GROUP:
         return False

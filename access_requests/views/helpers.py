@@ -3,6 +3,7 @@
 from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest
 
+from access_requests import group_access
 from access_requests.models import AccessRequest, ApprovalStep, Grant, Resource
 from access_requests.services.requests import held_in_okta
 
@@ -23,13 +24,22 @@ def visible_resources(user) -> QuerySet[Resource]:
 
 def own_access_to(user, resource: Resource) -> dict:
     """Return the user's held grant and pending request for one resource (either may be None),
-    and whether they hold it in Okta without a grant."""
+    whether they hold it in Okta without a grant, and the groups that give them the app."""
     held = Grant.objects.filter(user=user, resource=resource, status__in=Grant.HELD).first()
     pending = AccessRequest.objects.filter(
         requester=user, resource=resource, status__in=AccessRequest.OPEN
     ).first()
     in_okta = held is None and held_in_okta(user, resource)
-    return {"grant": held, "pending_request": pending, "in_okta": in_okta}
+    through_groups = group_access.groups_giving_app(user, resource)
+    return {
+        "grant": held,
+        "pending_request": pending,
+        "in_okta": in_okta,
+        "through_groups": through_groups,
+        "through_groups_text": group_access.describe_groups(through_groups)
+        if through_groups
+        else "",
+    }
 
 
 def decidable_steps(user) -> QuerySet[ApprovalStep]:
