@@ -6,11 +6,15 @@ Every change goes through the admin's change view, as an admin makes it.
 
 import pytest
 from django.core import mail
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from access_requests import errors, selectors, services
 from access_requests.models import AccessRequest, ApprovalStep, Grant, Resource
+from access_requests.services import resource_settings
 from access_requests.tests.personas import make_resource, make_user, sign_in, submit
+from access_requests.tests.test_lock_order import assert_row_locks_first
 from audit.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
@@ -345,3 +349,28 @@ def test_two_owner_steps_merge_into_one(client, site_admin):
     assert list(second_step.approvers.all()) == [new_owner]
     assert list(selectors.inbox(new_owner)) == [second_step]
     assert list(selectors.inbox(first_owner)) == []
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="the chain's advisory lock exists on PostgreSQL only"
+)
+@pytest.mark.parametrize("change", ["owners", "requestable"])
+def test_row_locks_before_audit_events(change):
+    owner = make_user("oscar.owner")
+    ledger = make_resource("Ledger", approval_policy=Policy.OWNERS)
+    ledger.owners.add(owner)
+    for login in ("rita.requester", "ryan.requester"):
+        submit(make_user(login), ledger)
+    by = make_user("sam.siteadmin", is_staff=True, is_superuser=True)
+    before = resource_settings.snapshot(ledger)
+    if change == "owners":
+        ledger.owners.set([make_user("nina.owner")])
+    else:
+        ledger.requestable = False
+        ledger.save()
+
+    with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+        result = resource_settings.apply_settings_change(ledger, before, by=by)
+
+    assert_row_locks_first(queries)
+    assert result.steps_reassigned + result.requests_cancelled == 2
