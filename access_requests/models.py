@@ -270,6 +270,12 @@ class Grant(models.Model):
     def is_held(self) -> bool:
         return self.status in self.HELD
 
+    @property
+    def status_text(self) -> str:
+        """The status as it reads inside a sentence, such as "being removed in Okta"."""
+        label = self.get_status_display()
+        return label[:1].lower() + label[1:]
+
 
 class OktaOperation(models.Model):
     """One change to make in Okta: the outbox row written with the decision that needs it.

@@ -125,7 +125,7 @@ def request_extension(
             raise errors.NotAllowed("Only the holder of this access can ask to extend it.")
         if locked.status != Grant.Status.ACTIVE:
             raise errors.NotExtendable(
-                f"Only active access can be extended; this one is {locked.get_status_display().lower()}."
+                f"Only active access can be extended; this one is {locked.status_text}."
             )
         pending = AccessRequest.objects.filter(
             requester=by, resource=locked.resource, status=AccessRequest.Status.PENDING
@@ -205,7 +205,7 @@ def apply_extension(request_obj: AccessRequest, *, actor, http_request=None) -> 
     if grant.status != Grant.Status.ACTIVE:
         # The access ended while the extension waited for approval: nothing left to extend.
         raise errors.NotExtendable(
-            f"The access to extend is {grant.get_status_display().lower()}; request it anew."
+            f"The access to extend is {grant.status_text}; request it anew."
         )
     previous = grant.ends_at
     grant.ends_at = request_obj.requested_ends_at

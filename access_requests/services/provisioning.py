@@ -160,7 +160,7 @@ def retry_grant(grant: Grant, *, by, http_request=None) -> Grant:
         )
         if locked.status != Grant.Status.FAILED:
             raise errors.NotRetryable(
-                f"Only failed grants can be retried; this one is {locked.get_status_display().lower()}."
+                f"Only failed grants can be retried; this one is {locked.status_text}."
             )
         other = Grant.objects.filter(
             user=locked.user, resource=locked.resource, status__in=Grant.HELD
