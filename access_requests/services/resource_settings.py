@@ -82,6 +82,8 @@ def apply_settings_change(
     """Bring the pending requests of `resource` in line with its saved settings, and audit it.
 
     Call it after the resource and its owners are saved, inside the same transaction.
+    NOTE: a submit that read the settings before this transaction commits keeps the approvers
+    and requestable flag it read. Nothing re-plans such a request later.
     `before` is the snapshot taken before the save. `extra_payload` is added to the payload of
     the resource.updated event. Every row lock is taken before the first audit event, as
     audit.services.record_event requires.
@@ -92,15 +94,19 @@ def apply_settings_change(
     owners_changed = before.owner_ids != after.owner_ids
     if owners_changed:
         result.changed.append("owners")
-    if not result.changed:
+    # A resource that is not requestable loses its pending requests on any save, so that the
+    # form's warning holds even when the admin changed nothing else.
+    if not result.changed and resource.requestable:
         return result
 
     locked = list(
         AccessRequest.objects.select_for_update(no_key=True, of=("self",))
         .select_related("requester", "requester__manager")
-        .filter(pk__in=pending_requests(resource).values("pk"))
+        .filter(resource=resource, status__in=AccessRequest.OPEN)
         .order_by("pk")
     )
+    if not result.changed and not locked:
+        return result
     list(
         ApprovalStep.objects.select_for_update(no_key=True)
         .filter(request__in=[request_obj.pk for request_obj in locked])

@@ -374,3 +374,21 @@ def test_row_locks_before_audit_events(change):
 
     assert_row_locks_first(queries)
     assert result.steps_reassigned + result.requests_cancelled == 2
+
+
+def test_save_cancels_leftover_pending(client, site_admin):
+    manager = make_user("mia.manager")
+    salesforce = make_resource("Salesforce", approval_policy=Policy.MANAGER)
+    access_request = submit(make_user("ryan.murphy", manager=manager), salesforce)
+    # A pending request of a resource that is already not requestable, as older versions
+    # of the portal left them when an admin cleared "requestable".
+    Resource.objects.filter(pk=salesforce.pk).update(requestable=False)
+
+    response = save_in_admin(client, salesforce)
+
+    assert response.status_code == 302
+    access_request.refresh_from_db()
+    assert access_request.status == AccessRequest.Status.CANCELLED
+    event = AuditEvent.objects.get(action="resource.updated")
+    assert event.payload["changed"] == []
+    assert event.payload["requests_cancelled"] == 1
