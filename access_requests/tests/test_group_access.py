@@ -6,6 +6,7 @@ and Zoe Turner is a member of Salesforce Users.
 """
 
 import csv
+import datetime
 import io
 
 import pytest
@@ -22,6 +23,7 @@ from audit.models import AuditEvent
 
 SALESFORCE = "0oaP8smL336o2yIj5vXy"
 ZOE_LOGIN = "zoe.turner@example.com"
+WEEK = datetime.timedelta(days=7)
 
 
 def sync_org() -> tuple[Resource, User]:
@@ -109,7 +111,9 @@ def test_submit_rejected_when_held_through_group(okta_settings):
     salesforce.refresh_from_db()
 
     with pytest.raises(errors.AccessAlreadyHeld) as raised:
-        services.submit_request(zoe, salesforce, justification="CRM work", ends_at=None)
+        services.submit_request(
+            zoe, salesforce, justification="CRM work", ends_at=timezone.now() + WEEK
+        )
 
     assert "through the Salesforce Users group in Okta" in raised.value.message
     assert "nothing to request" in raised.value.message
@@ -187,7 +191,7 @@ def test_active_group_grant_gives_app():
 def test_grant_ended_after_sync_hides_membership():
     app, group = make_app_with_group()
     user = make_user("ana.lima")
-    synced_at = timezone.now() - timezone.timedelta(minutes=30)
+    synced_at = timezone.now() - datetime.timedelta(minutes=30)
     GroupMembership.objects.create(group=group, user=user, synced_at=synced_at)
     assert group_access.groups_giving_app(user, app) == [group]
 
@@ -201,7 +205,7 @@ def test_grant_ended_after_sync_hides_membership():
 def test_pre_existing_grant_end_keeps_membership():
     app, group = make_app_with_group()
     user = make_user("ana.lima")
-    synced_at = timezone.now() - timezone.timedelta(minutes=30)
+    synced_at = timezone.now() - datetime.timedelta(minutes=30)
     GroupMembership.objects.create(group=group, user=user, synced_at=synced_at)
 
     Grant.objects.create(user=user, resource=group, status=Grant.Status.REVOKED, pre_existing=True)
