@@ -60,8 +60,8 @@ def describe_groups(groups: list[Resource]) -> str:
 
 
 def app_access_through_groups() -> QuerySet:
-    """Rows of (app, user, group) for every app a user has through a group, sorted by app
-    name, user login and group name.
+    """Return one row per app, user and group through which the user has the app, sorted by
+    app name, user login and group name.
 
     Each row is a dict with app_name, app_okta_id, user_login, user_okta_id and group_name.
     Apps deleted or inactive in Okta are left out.

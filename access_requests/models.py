@@ -455,7 +455,7 @@ class AppGroupAssignment(models.Model):
 class GroupMembership(models.Model):
     """A user's membership of a group that is assigned to an app, as of the last catalog sync.
 
-    Only groups assigned to an app are listed, and only users the portal knows get a row.
+    Only groups assigned to an app are listed, and only users with a portal account get a row.
     """
 
     group = models.ForeignKey(Resource, on_delete=models.CASCADE, related_name="memberships")

@@ -136,7 +136,7 @@ def replace_group_access(
     """
     resource_pks = dict(Resource.objects.values_list("okta_id", "pk"))
     listed_app_pks = {resource_pks[app_id] for app_id in app_group_ids if app_id in resource_pks}
-    wanted_assignments = {
+    expected_assignments = {
         (resource_pks[app_id], resource_pks[group_id])
         for app_id, group_ids in app_group_ids.items()
         for group_id in group_ids
@@ -144,7 +144,7 @@ def replace_group_access(
     }
     assignments_added = _replace_pairs(
         AppGroupAssignment.objects.filter(app_id__in=listed_app_pks),
-        wanted_assignments,
+        expected_assignments,
         ("app_id", "group_id"),
         now,
     )
@@ -154,7 +154,7 @@ def replace_group_access(
     listed_group_pks = {
         resource_pks[group_id] for group_id in member_ids if group_id in resource_pks
     }
-    wanted_memberships = {
+    expected_memberships = {
         (resource_pks[group_id], user_pks[user_id])
         for group_id, user_ids in member_ids.items()
         for user_id in user_ids
@@ -162,30 +162,30 @@ def replace_group_access(
     }
     memberships_added = _replace_pairs(
         GroupMembership.objects.filter(group_id__in=listed_group_pks),
-        wanted_memberships,
+        expected_memberships,
         ("group_id", "user_id"),
         now,
     )
     GroupMembership.objects.exclude(group_id__in=listed_group_pks).delete()
     return {
-        "app_group_assignments": len(wanted_assignments),
+        "app_group_assignments": len(expected_assignments),
         "app_group_assignments_added": assignments_added,
-        "group_memberships": len(wanted_memberships),
+        "group_memberships": len(expected_memberships),
         "group_memberships_added": memberships_added,
     }
 
 
-def _replace_pairs(queryset, wanted: set[tuple[int, int]], fields: tuple[str, str], now) -> int:
-    """Make the rows of `queryset` equal `wanted`, pairs of the two foreign keys in `fields`;
+def _replace_pairs(queryset, expected: set[tuple[int, int]], fields: tuple[str, str], now) -> int:
+    """Make the rows of `queryset` equal `expected`, pairs of the two foreign keys in `fields`;
     mark every kept row synced at `now`. Returns the number of rows added."""
     existing = {tuple(row[1:]): row[0] for row in queryset.values_list("pk", *fields)}
-    stale = [pk for pair, pk in existing.items() if pair not in wanted]
+    stale = [pk for pair, pk in existing.items() if pair not in expected]
     for start in range(0, len(stale), BATCH_SIZE):
         queryset.model.objects.filter(pk__in=stale[start : start + BATCH_SIZE]).delete()
     queryset.update(synced_at=now)
     added = [
         queryset.model(**dict(zip(fields, pair, strict=True)), synced_at=now)
-        for pair in wanted
+        for pair in expected
         if pair not in existing
     ]
     queryset.model.objects.bulk_create(added, batch_size=BATCH_SIZE)
