@@ -225,3 +225,14 @@ def test_describe_groups_joins_names():
         group_access.describe_groups([first, second, third])
         == "the Sales, Support and Finance groups"
     )
+
+
+@pytest.mark.django_db
+def test_report_index_mentions_group_access(client):
+    admin = make_user("ada.admin", is_admin=True)
+    sign_in(client, admin)
+
+    page = client.get(reverse("audit:reports"))
+
+    assert page.status_code == 200
+    assert "through an Okta group assignment" in page.content.decode()
