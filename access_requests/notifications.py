@@ -1,17 +1,22 @@
 """E-mails to the people an access request concerns, sent after the change commits.
 
-Approvers hear about a step when it starts waiting for them; the requester hears about the
-decision, and about the grant being applied or failing. Nobody else is sent anything.
+Approvers hear about a step when it starts waiting for them. The requester hears about the
+decision, about the grant being applied or failing, and about the access ending (revoked,
+expired or given up) or its removal failing. The portal admins hear about every grant or
+removal that Okta rejected for good, one e-mail per failure, with a link to retry it.
 """
 
 import logging
 import smtplib
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.template.loader import render_to_string
+from django.urls import reverse
 
 from access_requests.models import AccessRequest, ApprovalStep, Grant
+from accounts.models import OktaStatus
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +68,7 @@ def grant_applied(grant_id: int) -> None:
 
 
 def grant_failed(grant_id: int) -> None:
+    """E-mail the holder and every portal admin that Okta rejected the grant for good."""
     grant = Grant.objects.select_related("user", "resource").get(pk=grant_id)
     _send(
         grant.user,
@@ -70,6 +76,70 @@ def grant_failed(grant_id: int) -> None:
         "access_requests/email/grant_failed.txt",
         {"grant": grant},
     )
+    if grant.request_id is not None:
+        retry_path = reverse("access_requests:request_detail", args=[grant.request_id])
+    else:
+        retry_path = reverse("landing") + "#failed-okta-changes"
+    for admin in portal_admins():
+        _send(
+            admin,
+            f"Failed in Okta: {grant.resource.name} for {grant.user}",
+            "access_requests/email/admin_grant_failed.txt",
+            {"grant": grant, "retry_url": _portal_url() + retry_path},
+        )
+
+
+def grant_ended(grant_id: int) -> None:
+    """E-mail the holder that their access ended: revoked (with the reason), expired or given up.
+
+    Holders who left the company (not ACTIVE in Okta) are not sent anything.
+    """
+    grant = Grant.objects.select_related("user", "resource").get(pk=grant_id)
+    if not _still_employed(grant.user):
+        return
+    if grant.status == Grant.Status.EXPIRED:
+        subject = f"Your access to {grant.resource.name} has expired"
+    else:
+        subject = f"Your access to {grant.resource.name} was removed"
+    _send(
+        grant.user,
+        subject,
+        "access_requests/email/grant_ended.txt",
+        {"grant": grant},
+    )
+
+
+def removal_failed(grant_id: int) -> None:
+    """E-mail every portal admin, and the holder, that Okta rejected a removal for good."""
+    grant = Grant.objects.select_related("user", "resource").get(pk=grant_id)
+    retry_url = _portal_url() + reverse("landing") + "#failed-okta-changes"
+    for admin in portal_admins():
+        _send(
+            admin,
+            f"Removal failed in Okta: {grant.resource.name} for {grant.user}",
+            "access_requests/email/admin_removal_failed.txt",
+            {"grant": grant, "retry_url": retry_url},
+        )
+    if _still_employed(grant.user):
+        _send(
+            grant.user,
+            f"Removing your access to {grant.resource.name} failed",
+            "access_requests/email/removal_failed.txt",
+            {"grant": grant},
+        )
+
+
+def portal_admins():
+    """Active portal admins, by login."""
+    return (
+        get_user_model()
+        .objects.filter(is_admin=True, is_active=True, okta_status=OktaStatus.ACTIVE)
+        .order_by("login")
+    )
+
+
+def _still_employed(user) -> bool:
+    return user.is_active and user.okta_status == OktaStatus.ACTIVE
 
 
 def grant_ending(grant_id: int) -> None:

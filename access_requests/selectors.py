@@ -7,7 +7,7 @@ issues the same number of queries whatever the number of rows.
 from django.core.paginator import Page, Paginator
 from django.db.models import Prefetch, Q, QuerySet
 
-from access_requests import policy
+from access_requests import failures, policy
 from access_requests.models import AccessRequest, ApprovalStep, Grant, Resource
 
 CATALOG_PAGE_SIZE = 25
@@ -18,6 +18,8 @@ def landing_summary(user) -> dict:
         "my_access": list(my_access(user)),
         "open_requests": list(my_requests(user).filter(status__in=AccessRequest.OPEN)),
         "waiting_for_me": list(inbox(user)),
+        # Admins retry failed Okta changes from their home page.
+        "failures": failures.open_failures() if user.is_admin else None,
     }
 
 

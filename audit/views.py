@@ -16,6 +16,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_safe
 
+from access_requests.failures import open_failures
 from access_requests.models import Resource
 from audit import dashboard as dashboard_figures
 from audit import reports
@@ -272,5 +273,6 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         **figures,
         "chart": dashboard_figures.bar_chart(figures["requests_per_day"]),
         "verification": _last_verification(request.user),
+        "failures": open_failures(),
     }
     return render(request, "audit/dashboard.html", context)
