@@ -12,8 +12,11 @@ from django import forms
 from django.utils import timezone
 
 from access_requests.services import DURATION_PRESETS
-from access_requests.services.requests import max_duration_days
-from portal.dates import DayField
+from access_requests.services.requests import max_duration_days, max_end_message
+
+# The only format the end date is read in. Django's default list also reads "04/12/2026", as
+# 12 April (month first), which users of other locales read as 4 December.
+END_DATE_FORMAT = "%Y-%m-%d"
 
 CUSTOM_END = "custom"
 NO_END = "none"
@@ -36,13 +39,15 @@ class RequestAccessForm(forms.Form):
             "invalid_choice": "Choose one of the durations offered for this resource.",
         },
     )
-    # DayField stops a day so late that its end overflows; the maximum duration is the real limit.
-    end_date = DayField(
+    # clean_end_date checks the day against the resource's maximum before anything turns it into
+    # a datetime, so a day as late as 9999-12-31 cannot overflow.
+    end_date = forms.DateField(
         required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
+        input_formats=[END_DATE_FORMAT],
+        widget=forms.DateInput(attrs={"type": "date"}, format=END_DATE_FORMAT),
         label="Custom end date",
-        help_text="The access ends at the end of this day, in your time zone.",
-        error_messages={"invalid": "Enter the end date as YYYY-MM-DD."},
+        help_text="Used when you choose “Until a date”: the access ends at the end of this day.",
+        error_messages={"invalid": "Enter the end date as YYYY-MM-DD, for example 2026-12-31."},
     )
 
     def __init__(self, *args, resource, time_zone: str, **kwargs):
@@ -76,34 +81,43 @@ class RequestAccessForm(forms.Form):
         end_date = self.cleaned_data.get("end_date")
         if end_date is None:
             return None
-        today = timezone.localdate(timezone=ZoneInfo(self.time_zone))
-        if end_date < today:
+        now = timezone.now()
+        zone = ZoneInfo(self.time_zone)
+        if end_date < timezone.localdate(now, timezone=zone):
             raise forms.ValidationError(
                 "The end date %(date)s is in the past: choose today or a later day.",
                 params={"date": end_date.isoformat()},
             )
+        last_day = timezone.localdate(
+            now + datetime.timedelta(days=self.max_duration_days), timezone=zone
+        )
+        if end_date > last_day:
+            raise forms.ValidationError(max_end_message(self.resource, last_day))
         return end_date
 
     def clean(self) -> dict:
         cleaned = super().clean()
-        if cleaned.get("duration") == CUSTOM_END and not cleaned.get("end_date"):
-            if "end_date" not in self.errors:
-                self.add_error("end_date", "Enter the end date, or choose another duration.")
+        if cleaned.get("duration") != CUSTOM_END:
+            # A date left in the field counts only with "Until a date", as its help text says.
+            self.errors.pop("end_date", None)
+            cleaned["end_date"] = None
+        elif not cleaned.get("end_date") and "end_date" not in self.errors:
+            self.add_error("end_date", "Enter the end date, or choose another duration.")
         return cleaned
 
-    def ends_at(self) -> datetime.datetime | datetime.date | None:
+    def ends_at(self) -> datetime.timedelta | datetime.date | None:
         """Return the end of the requested access in the form submit_request takes.
 
-        That is an aware datetime for a preset and None for no end. A custom end date is
-        returned as the date itself, which the service reads as the end of that day in the
-        requester's time zone.
+        That is a timedelta for a preset, which counts from the approval, and None for no end.
+        A custom end date is returned as the date itself, which the service reads as the end
+        of that day in the requester's time zone.
         """
         duration = self.cleaned_data["duration"]
         if duration == NO_END:
             return None
         if duration == CUSTOM_END:
             return self.cleaned_data["end_date"]
-        return timezone.now() + datetime.timedelta(days=int(duration))
+        return datetime.timedelta(days=int(duration))
 
 
 class DecisionForm(forms.Form):
@@ -124,10 +138,19 @@ class DecisionForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}),
         max_length=MAX_JUSTIFICATION_LENGTH,
         required=False,
+        error_messages={
+            "max_length": (
+                "The comment is too long: %(show_value)d characters, at most %(limit_value)d. "
+                "Shorten it."
+            )
+        },
     )
 
     def clean(self) -> dict:
         cleaned = super().clean()
+        if "comment" in self.errors:
+            # The comment was entered but is invalid (too long): that error says what to fix.
+            return cleaned
         if cleaned.get("decision") == self.DENY and not cleaned.get("comment", "").strip():
             self.add_error("comment", "Enter a comment to deny: the requester reads it.")
         return cleaned

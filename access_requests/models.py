@@ -4,6 +4,8 @@ State changes live in access_requests.services; the models only describe states 
 questions that can be answered from one row.
 """
 
+import datetime
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -144,7 +146,19 @@ class AccessRequest(models.Model):
     )
     resource = models.ForeignKey(Resource, on_delete=models.PROTECT, related_name="requests")
     justification = models.TextField(blank=True)
-    requested_ends_at = models.DateTimeField(null=True, blank=True, help_text="Empty = no end.")
+    requested_ends_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text=(
+            "The end date asked for. For a preset duration it stays empty until the last step "
+            "approves, which sets it. Empty with no duration = no end."
+        ),
+    )
+    requested_duration = models.DurationField(
+        null=True,
+        blank=True,
+        help_text="A preset duration (such as 7 days), counted from the approval. Empty otherwise.",
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     # A default instead of auto_now_add so that expiry can be tested with old requests.
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
@@ -172,6 +186,23 @@ class AccessRequest(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status in self.OPEN
+
+    def end_if_approved_at(self, when: datetime.datetime) -> datetime.datetime | None:
+        """Return the end that approving the request at `when` gives its grant; None for no end."""
+        if self.requested_ends_at is None and self.requested_duration is not None:
+            return when + self.requested_duration
+        return self.requested_ends_at
+
+    @property
+    def end_if_approved_now(self) -> datetime.datetime | None:
+        return self.end_if_approved_at(timezone.now())
+
+    @property
+    def requested_end_has_passed(self) -> bool:
+        """Whether the request names an end that is already past, so it can no longer be approved."""
+        if self.requested_duration is not None or self.requested_ends_at is None:
+            return False
+        return self.requested_ends_at <= timezone.now()
 
 
 class ApprovalStep(models.Model):

@@ -4,7 +4,8 @@ Fall-through rules: a manager step without a usable manager (missing, unknown to
 not ACTIVE, or the requester themself) becomes an owner step; an owner step without owners
 other than the requester becomes an admin step. The requester is never an approver of their
 own request, so an owner asking for their own resource goes to the other owners, then to the
-admins.
+admins. In the same way, whoever approved an earlier step of a request is no approver of its
+later steps, so "manager, then owners" always gets two different people.
 """
 
 from dataclasses import dataclass, field
@@ -32,30 +33,39 @@ class PlannedStep:
     approvers: list = field(default_factory=list)
 
 
-def is_usable_approver(user, requester) -> bool:
+def is_usable_approver(user, requester, exclude=frozenset()) -> bool:
+    """Return whether `user` can approve a request of `requester`.
+
+    `exclude` holds the primary keys of users who may not approve this step, such as those who
+    approved an earlier step of the same request.
+    """
     return (
         user is not None
         and user.pk != requester.pk
+        and user.pk not in exclude
         and user.is_active
         and user.okta_status == OktaStatus.ACTIVE
     )
 
 
-def usable_manager(requester):
+def usable_manager(requester, exclude=frozenset()):
     manager = requester.manager
-    return manager if is_usable_approver(manager, requester) else None
+    return manager if is_usable_approver(manager, requester, exclude) else None
 
 
-def usable_owners(resource: Resource, requester) -> list:
+def usable_owners(resource: Resource, requester, exclude=frozenset()) -> list:
     # Reuses a prefetched owners list when the caller loaded one.
-    return [owner for owner in resource.owners.all() if is_usable_approver(owner, requester)]
+    return [
+        owner for owner in resource.owners.all() if is_usable_approver(owner, requester, exclude)
+    ]
 
 
-def usable_admins(requester) -> list:
+def usable_admins(requester, exclude=frozenset()) -> list:
     admins = (
         get_user_model()
         .objects.filter(is_admin=True, is_active=True, okta_status=OktaStatus.ACTIVE)
         .exclude(pk=requester.pk)
+        .exclude(pk__in=exclude)
     )
     return list(admins.order_by("login"))
 
@@ -76,17 +86,26 @@ def plan_steps(resource: Resource, requester) -> list[PlannedStep]:
     return planned
 
 
-def _resolve(kind: str, resource: Resource, requester) -> PlannedStep:
+def _resolve(kind: str, resource: Resource, requester, exclude=frozenset()) -> PlannedStep:
     if kind == Kind.MANAGER:
-        manager = usable_manager(requester)
+        manager = usable_manager(requester, exclude)
         if manager is not None:
             return PlannedStep(Kind.MANAGER, [manager])
         kind = Kind.OWNER
     if kind == Kind.OWNER:
-        owners = usable_owners(resource, requester)
+        owners = usable_owners(resource, requester, exclude)
         if owners:
             return PlannedStep(Kind.OWNER, owners)
-    return PlannedStep(Kind.ADMIN, usable_admins(requester))
+    return PlannedStep(Kind.ADMIN, usable_admins(requester, exclude))
+
+
+def resolve_step(kind: str, resource: Resource, requester, exclude=frozenset()) -> PlannedStep:
+    """Return the approvers of a step of `kind`, falling through as a planned step does.
+
+    Users whose primary keys are in `exclude` are passed over. Returns a step with no approvers
+    when nobody is left, not even a portal admin.
+    """
+    return _resolve(kind, resource, requester, exclude)
 
 
 def no_approver_message(resource: Resource, requester) -> str:

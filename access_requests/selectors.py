@@ -59,7 +59,12 @@ def inbox(user) -> QuerySet:
             request__status=AccessRequest.Status.PENDING,
         )
         .exclude(request__requester=user)
-        .select_related("request__requester", "request__resource", "request__requester__manager")
+        .select_related(
+            "request__requester",
+            "request__resource",
+            "request__requester__manager",
+            "request__extends_grant",
+        )
         .order_by("request__created_at", "pk")
     )
 

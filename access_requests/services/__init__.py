@@ -1,7 +1,12 @@
 """State changes of access requests: every function is one transaction and raises an
 AccessRequestError subclass, with a message for the user, when it rejects the move."""
 
-from access_requests.services.approvals import BulkResult, bulk_approve, decide_step
+from access_requests.services.approvals import (
+    BulkResult,
+    bulk_approve,
+    closed_request_message,
+    decide_step,
+)
 from access_requests.services.catalog import sync_catalog
 from access_requests.services.provisioning import retry_grant, run_operation, sweep_operations
 from access_requests.services.requests import (
@@ -19,6 +24,7 @@ __all__ = [
     "BulkResult",
     "bulk_approve",
     "cancel_request",
+    "closed_request_message",
     "decide_step",
     "end_of_day",
     "expire_pending_requests",

@@ -15,6 +15,9 @@ logger = logging.getLogger(__name__)
 
 Status = ApprovalStep.Status
 
+# The closed_reason that cancel_request stores; approvers are told the requester cancelled.
+CANCELLED_BY_REQUESTER = "Cancelled by the requester."
+
 
 @dataclass(frozen=True)
 class BulkResult:
@@ -112,23 +115,57 @@ def bulk_approve(steps, *, by, http_request=None) -> list[BulkResult]:
     return results
 
 
+def closed_request_message(request_obj: AccessRequest) -> str:
+    """Return why a request that is no longer pending cannot be decided, for its approvers."""
+    if request_obj.status == AccessRequest.Status.CANCELLED:
+        if request_obj.closed_reason == CANCELLED_BY_REQUESTER:
+            return f"Request #{request_obj.pk} was cancelled by the requester."
+        return f"Request #{request_obj.pk} was cancelled: {request_obj.closed_reason}"
+    if request_obj.status == AccessRequest.Status.EXPIRED:
+        return f"Request #{request_obj.pk} expired before a decision."
+    return (
+        f"Request #{request_obj.pk} was already decided: it is "
+        f"{request_obj.get_status_display().lower()}."
+    )
+
+
 def _check_decision(
     request_obj: AccessRequest, step: ApprovalStep, *, by, approve: bool, comment: str
 ) -> None:
     if by.pk == request_obj.requester_id:
         raise errors.NotAllowed("You cannot decide on your own request.")
     if not request_obj.is_open:
-        raise errors.AlreadyDecided(
-            f"This request was already decided: it is {request_obj.get_status_display().lower()}."
-        )
+        raise errors.AlreadyDecided(closed_request_message(request_obj))
     if step.status != Status.WAITING:
         raise errors.AlreadyDecided(
             f"This approval step is not waiting for a decision: it is {step.get_status_display().lower()}."
         )
     if not step.approvers.filter(pk=by.pk).exists():
         raise errors.NotAllowed("You are not one of the approvers of this step.")
+    if by.pk in _earlier_deciders(step):
+        raise errors.NotAllowed(
+            "You approved an earlier step of this request, so another approver decides this one."
+        )
     if not approve and not comment:
         raise errors.CommentRequired("A denial needs a comment that tells the requester why.")
+    if approve and request_obj.requested_end_has_passed:
+        raise errors.InvalidDuration(
+            f"Request #{request_obj.pk} asked for access until "
+            f"{request_obj.requested_ends_at:%Y-%m-%d %H:%M} UTC, which has passed, so it "
+            "cannot be approved. Deny it with a comment, and the requester can ask again with "
+            "a later end date."
+        )
+
+
+def _earlier_deciders(step: ApprovalStep) -> set:
+    """Return the primary keys of the users who approved the steps before `step`."""
+    return set(
+        ApprovalStep.objects.filter(
+            request_id=step.request_id, position__lt=step.position, status=Status.APPROVED
+        )
+        .exclude(decided_by=None)
+        .values_list("decided_by", flat=True)
+    )
 
 
 def _open(step: ApprovalStep, *, http_request=None) -> None:
@@ -148,20 +185,101 @@ def _open(step: ApprovalStep, *, http_request=None) -> None:
 def _advance(request_obj: AccessRequest, *, by, http_request=None) -> None:
     next_step = request_obj.steps.filter(status=Status.QUEUED).order_by("position").first()
     if next_step is not None:
-        _open(next_step, http_request=http_request)
+        if _exclude_earlier_deciders(request_obj, next_step, http_request=http_request):
+            _open(next_step, http_request=http_request)
         return
     _approve(request_obj, actor=by, http_request=http_request)
 
 
-def _approve(request_obj: AccessRequest, *, actor, http_request=None) -> None:
-    request_obj.status = AccessRequest.Status.APPROVED
+def _exclude_earlier_deciders(
+    request_obj: AccessRequest, step: ApprovalStep, *, http_request=None
+) -> bool:
+    """Take those who approved an earlier step off `step`; return whether it can still open.
+
+    A step left without approvers falls through like a planned step: to the other owners,
+    then to the portal admins. When nobody is left at all, the request is cancelled with the
+    reason, and False is returned.
+    """
+    deciders = _earlier_deciders(step)
+    approvers = list(step.approvers.all())
+    if not deciders.intersection(approver.pk for approver in approvers):
+        return True
+    previous_kind = step.kind
+    remaining = [approver for approver in approvers if approver.pk not in deciders]
+    if not remaining:
+        planned = policy.resolve_step(
+            step.kind, request_obj.resource, request_obj.requester, exclude=deciders
+        )
+        if not planned.approvers:
+            _cancel_without_second_approver(request_obj, step, http_request=http_request)
+            return False
+        step.kind = planned.kind
+        step.save(update_fields=["kind"])
+        remaining = planned.approvers
+    step.approvers.set(remaining)
+    record(
+        "step.reassigned",
+        actor=None,
+        target=step,
+        access_request=request_obj,
+        payload={
+            "reason": "Approvers of an earlier step cannot approve a later one.",
+            "position": step.position,
+            "previous_kind": previous_kind,
+            "kind": step.kind,
+            "approvers": [approver.okta_id for approver in remaining],
+        },
+        http_request=http_request,
+    )
+    return True
+
+
+def _cancel_without_second_approver(
+    request_obj: AccessRequest, step: ApprovalStep, *, http_request=None
+) -> None:
+    reason = (
+        f"Cancelled: step {step.position} needs an approver other than the one who approved "
+        "the earlier step, and nobody else can approve it. "
+    )
+    reason += policy.no_approver_message(request_obj.resource, request_obj.requester)
+    request_obj.status = AccessRequest.Status.CANCELLED
+    request_obj.closed_reason = reason
     request_obj.decided_at = timezone.now()
-    request_obj.save(update_fields=["status", "decided_at"])
+    request_obj.save(update_fields=["status", "closed_reason", "decided_at"])
+    request_obj.steps.filter(status__in=ApprovalStep.OPEN).update(status=Status.CANCELLED)
+    record(
+        "request.cancelled",
+        actor=None,
+        target=request_obj,
+        access_request=request_obj,
+        payload={"reason": reason, "position": step.position},
+        http_request=http_request,
+    )
+    logger.warning(
+        "Cancelled request %s: step %s has no approver besides those of earlier steps",
+        request_obj.pk,
+        step.pk,
+    )
+    transaction.on_commit(lambda: notifications.request_decided(request_obj.pk))
+
+
+def _approve(request_obj: AccessRequest, *, actor, http_request=None) -> None:
+    now = timezone.now()
+    request_obj.status = AccessRequest.Status.APPROVED
+    request_obj.decided_at = now
+    # A preset duration counts from now, so a request that waited keeps its full length.
+    request_obj.requested_ends_at = request_obj.end_if_approved_at(now)
+    request_obj.save(update_fields=["status", "decided_at", "requested_ends_at"])
     record(
         "request.approved",
         actor=actor,
         target=request_obj,
         access_request=request_obj,
+        payload={
+            "ends_at": (
+                request_obj.requested_ends_at.isoformat() if request_obj.requested_ends_at else None
+            )
+        },
         http_request=http_request,
     )
     provisioning.create_grant(request_obj, actor=actor, http_request=http_request)

@@ -68,20 +68,24 @@ def submit_request(
     resource: Resource,
     *,
     justification: str,
-    ends_at: datetime.datetime | datetime.date | None,
+    ends_at: datetime.datetime | datetime.date | datetime.timedelta | None,
     http_request=None,
 ) -> tuple[AccessRequest, bool]:
     """Create a pending request with its approval steps; return (request, created).
 
-    `ends_at` is an aware datetime (a preset: now + N days), a date (a custom end date: the
-    end of that day in the requester's time zone), or None for access with no end. A pending
+    `ends_at` is a timedelta (a preset such as 7 days, counted from the last approval), an
+    aware datetime (an exact end), a date (a custom end date: the end of that day in the
+    requester's time zone), or None for access with no end. A pending
     request of the same requester for the same resource is returned as (existing, False), so
     a double submit creates one request. With the automatic policy the request is approved and
     provisioned at once, so while its grant is held, a submit returns that request as
     (existing, False) too. Raises an AccessRequestError subclass when the request is rejected.
     """
     justification = (justification or "").strip()
-    if isinstance(ends_at, datetime.date) and not isinstance(ends_at, datetime.datetime):
+    duration = None
+    if isinstance(ends_at, datetime.timedelta):
+        duration, ends_at = ends_at, None
+    elif isinstance(ends_at, datetime.date) and not isinstance(ends_at, datetime.datetime):
         ends_at = end_of_day(ends_at, requester_time_zone(requester))
 
     with transaction.atomic():
@@ -99,13 +103,17 @@ def submit_request(
         _check_resource(resource)
         _check_not_held(requester, resource)
         _check_justification(resource, justification)
-        _check_end(resource, requester, ends_at)
+        if duration is not None:
+            _check_duration(resource, requester, duration)
+        else:
+            _check_end(resource, requester, ends_at)
 
         request_obj = AccessRequest.objects.create(
             requester=requester,
             resource=resource,
             justification=justification,
             requested_ends_at=ends_at,
+            requested_duration=duration,
         )
         record(
             "request.submitted",
@@ -114,6 +122,7 @@ def submit_request(
             access_request=request_obj,
             payload={
                 "ends_at": ends_at.isoformat() if ends_at else None,
+                "duration_days": duration.days if duration is not None else None,
                 "justification": justification,
             },
             http_request=http_request,
@@ -134,7 +143,7 @@ def cancel_request(request_obj: AccessRequest, *, by, http_request=None) -> Acce
             raise errors.NotCancellable(
                 f"This request can no longer be cancelled: it is {locked.get_status_display().lower()}."
             )
-        _close(locked, AccessRequest.Status.CANCELLED, "Cancelled by the requester.")
+        _close(locked, AccessRequest.Status.CANCELLED, approvals.CANCELLED_BY_REQUESTER)
         record(
             "request.cancelled",
             actor=by,
@@ -331,10 +340,26 @@ def _check_end(resource: Resource, requester, ends_at: datetime.datetime | None)
         raise errors.InvalidDuration("The end date is in the past: choose a date after today.")
     last_day = last_allowed_day(resource, requester, now)
     if ends_at > end_of_day(last_day, requester_time_zone(requester)):
-        raise errors.InvalidDuration(
-            f"Access to {resource.name} can last at most {max_duration_days(resource)} days: "
-            f"choose an end on or before {last_day.isoformat()}."
-        )
+        raise errors.InvalidDuration(max_end_message(resource, last_day))
+
+
+def max_end_message(resource: Resource, last_day: datetime.date) -> str:
+    """Return the error for an end after `last_day`, the last day the maximum duration allows."""
+    return (
+        f"Access to {resource.name} can last at most {max_duration_days(resource)} days: "
+        f"choose an end on or before {last_day.isoformat()}."
+    )
+
+
+def _check_duration(resource: Resource, requester, duration: datetime.timedelta) -> None:
+    """Check a preset duration as the end it would give if approved now.
+
+    The end is computed again at approval, so the access keeps the full duration however long
+    the request waits, and a duration within the maximum stays within it.
+    """
+    if duration <= datetime.timedelta():
+        raise errors.InvalidDuration("Choose a duration of at least one day.")
+    _check_end(resource, requester, timezone.now() + duration)
 
 
 def max_duration_days(resource: Resource) -> int:

@@ -68,6 +68,7 @@ def decide_step(request: HttpRequest, pk: int) -> HttpResponse:
             "form": form,
             "waiting": ApprovalStep.Status.WAITING,
             "decided_now": status == 200 and form.is_valid(),
+            "already_decided": _already_decided(step),
         }
         return render(request, "access_requests/partials/inbox_step.html", context)
     _report(request, step, form)
@@ -89,9 +90,14 @@ def _report(request: HttpRequest, step, form: DecisionForm) -> None:
 
 
 def _already_decided(step) -> str:
+    if step.status == ApprovalStep.Status.CANCELLED and not step.request.is_open:
+        # The step was closed with its request: say what closed it (a cancel is no decision).
+        return services.closed_request_message(step.request)
     text = f"Request #{step.request_id} was already decided: {step.get_status_display().lower()}"
     if step.decided_by is not None:
         text += f" by {step.decided_by.get_full_name() or step.decided_by.login}"
+    if step.decided_at is not None:
+        text += f" on {step.decided_at:%Y-%m-%d %H:%M} UTC"
     return text + "."
 
 

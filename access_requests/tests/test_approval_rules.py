@@ -1,0 +1,262 @@
+"""Approval rules: preset durations counted from the approval, end dates that pass while a
+request waits, two different approvers for "manager, then owners", and the messages an
+approver gets for requests that are no longer pending."""
+
+import datetime
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from access_requests import errors, services
+from access_requests.forms import DecisionForm
+from access_requests.models import AccessRequest, ApprovalStep, Grant, Resource
+from access_requests.tests.personas import build_cast, make_resource, make_user, sign_in
+from audit.models import AuditEvent
+
+pytestmark = pytest.mark.django_db
+
+Kind = ApprovalStep.Kind
+Status = ApprovalStep.Status
+
+
+def waiting_step(access_request) -> ApprovalStep:
+    return access_request.steps.get(status=Status.WAITING)
+
+
+def approve_all(access_request, *approvers) -> None:
+    for approver in approvers:
+        services.decide_step(waiting_step(access_request), by=approver, approve=True)
+
+
+@pytest.fixture
+def people():
+    class People:
+        manager = make_user("maria.manager")
+        requester = make_user("rob.requester", manager=manager)
+        owner = make_user("olga.owner")
+        second_owner = make_user("oscar.owner")
+        admin = make_user("ada.admin", is_admin=True)
+
+    return People
+
+
+def test_preset_duration_counts_from_approval(people):
+    resource = make_resource("Ledger", approval_policy=Resource.ApprovalPolicy.MANAGER)
+    access_request, _ = services.submit_request(
+        people.requester,
+        resource,
+        justification="Month-end close.",
+        ends_at=datetime.timedelta(days=7),
+    )
+    assert access_request.requested_ends_at is None
+    assert access_request.requested_duration == datetime.timedelta(days=7)
+    # The request waited five days before the manager approved it.
+    AccessRequest.objects.filter(pk=access_request.pk).update(
+        created_at=timezone.now() - datetime.timedelta(days=5)
+    )
+
+    before = timezone.now()
+    approve_all(access_request, people.manager)
+    after = timezone.now()
+
+    grant = Grant.objects.get(request=access_request)
+    assert before + datetime.timedelta(days=7) <= grant.ends_at
+    assert grant.ends_at <= after + datetime.timedelta(days=7)
+    assert grant.ends_at > grant.starts_at
+    access_request.refresh_from_db()
+    assert access_request.requested_ends_at == grant.ends_at
+
+
+def test_preset_over_maximum_rejected(people):
+    resource = make_resource("Ledger", max_duration_days=30)
+
+    with pytest.raises(errors.InvalidDuration, match="at most 30 days"):
+        services.submit_request(
+            people.requester,
+            resource,
+            justification="Month-end close.",
+            ends_at=datetime.timedelta(days=31),
+        )
+
+
+def test_passed_end_date_cannot_be_approved(people):
+    resource = make_resource("Ledger", approval_policy=Resource.ApprovalPolicy.MANAGER)
+    access_request, _ = services.submit_request(
+        people.requester,
+        resource,
+        justification="Month-end close.",
+        ends_at=timezone.now() + datetime.timedelta(days=1),
+    )
+    AccessRequest.objects.filter(pk=access_request.pk).update(
+        requested_ends_at=timezone.now() - datetime.timedelta(hours=1)
+    )
+
+    with pytest.raises(errors.InvalidDuration) as raised:
+        services.decide_step(waiting_step(access_request), by=people.manager, approve=True)
+
+    assert "which has passed" in raised.value.message
+    assert "Deny it with a comment" in raised.value.message
+    assert not Grant.objects.filter(request=access_request).exists()
+    access_request.refresh_from_db()
+    assert access_request.status == AccessRequest.Status.PENDING
+    # Denying still works, so the approver can close the request.
+    services.decide_step(
+        waiting_step(access_request), by=people.manager, approve=False, comment="Ask again."
+    )
+    access_request.refresh_from_db()
+    assert access_request.status == AccessRequest.Status.DENIED
+
+
+def test_manager_who_owns_approves_once(people):
+    resource = make_resource("Grafana", allow_no_end=True)
+    resource.owners.add(people.manager, people.owner)
+    access_request, _ = services.submit_request(
+        people.requester, resource, justification="Dashboards.", ends_at=None
+    )
+
+    approve_all(access_request, people.manager)
+
+    owner_step = waiting_step(access_request)
+    assert owner_step.kind == Kind.OWNER
+    assert list(owner_step.approvers.all()) == [people.owner]
+    with pytest.raises(errors.NotAllowed):
+        services.decide_step(owner_step, by=people.manager, approve=True)
+
+
+@pytest.fixture
+def sole_owner_manager(people):
+    resource = make_resource("Grafana", allow_no_end=True)
+    resource.owners.add(people.manager)
+    access_request, _ = services.submit_request(
+        people.requester, resource, justification="Dashboards.", ends_at=None
+    )
+    return access_request
+
+
+def test_sole_owner_manager_step_goes_to_admins(people, sole_owner_manager):
+    approve_all(sole_owner_manager, people.manager)
+
+    second = waiting_step(sole_owner_manager)
+    assert second.kind == Kind.ADMIN
+    assert list(second.approvers.all()) == [people.admin]
+    assert AuditEvent.objects.filter(action="step.reassigned", target_id=str(second.pk)).exists()
+
+    approve_all(sole_owner_manager, people.admin)
+    sole_owner_manager.refresh_from_db()
+    assert sole_owner_manager.status == AccessRequest.Status.APPROVED
+    deciders = {step.decided_by_id for step in sole_owner_manager.steps.all()}
+    assert deciders == {people.manager.pk, people.admin.pk}
+
+
+def test_no_second_approver_cancels_request(people, sole_owner_manager):
+    people.admin.is_admin = False
+    people.admin.save()
+    people.manager.is_admin = True
+    people.manager.save()
+
+    approve_all(sole_owner_manager, people.manager)
+
+    sole_owner_manager.refresh_from_db()
+    assert sole_owner_manager.status == AccessRequest.Status.CANCELLED
+    assert "nobody else can approve it" in sole_owner_manager.closed_reason
+    assert not Grant.objects.filter(request=sole_owner_manager).exists()
+
+
+def test_approver_told_requester_cancelled(people):
+    resource = make_resource("Ledger", approval_policy=Resource.ApprovalPolicy.MANAGER)
+    access_request, _ = services.submit_request(
+        people.requester, resource, justification="x", ends_at=datetime.timedelta(days=1)
+    )
+    step = waiting_step(access_request)
+    services.cancel_request(access_request, by=people.requester)
+
+    with pytest.raises(errors.AlreadyDecided) as raised:
+        services.decide_step(step, by=people.manager, approve=True)
+
+    assert raised.value.message == f"Request #{access_request.pk} was cancelled by the requester."
+
+
+def test_long_deny_comment_gets_one_error():
+    form = DecisionForm({"decision": "deny", "comment": "x" * 200_000})
+
+    assert not form.is_valid()
+    assert form.errors["comment"] == [
+        "The comment is too long: 200000 characters, at most 2000. Shorten it."
+    ]
+
+
+# --- Pages -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def cast(db):
+    return build_cast()
+
+
+def test_inbox_cancelled_request_message(client, cast):
+    step = cast.manager_step
+    services.cancel_request(cast.access_request, by=cast.requester)
+    sign_in(client, cast.manager)
+
+    response = client.post(
+        reverse("access_requests:decide_step", args=[step.pk]), {"decision": "approve"}, follow=True
+    )
+
+    content = response.content.decode()
+    assert "was cancelled by the requester" in content
+    assert "already decided" not in content
+
+
+def test_inbox_warns_of_passed_end(client, cast):
+    AccessRequest.objects.filter(pk=cast.access_request.pk).update(
+        requested_ends_at=timezone.now() - datetime.timedelta(hours=1)
+    )
+    sign_in(client, cast.manager)
+
+    content = client.get(reverse("access_requests:inbox")).content.decode()
+
+    assert "has passed" in content
+
+
+def test_removal_message_keeps_okta_capitalised(cast):
+    cast.revoking_grant.refresh_from_db()
+
+    assert cast.revoking_grant.status_text == "being removed in Okta"
+
+
+# --- Request form ----------------------------------------------------------------------------
+
+
+def request_form(data, resource, time_zone="UTC"):
+    from access_requests.forms import RequestAccessForm
+
+    return RequestAccessForm(data, resource=resource, time_zone=time_zone)
+
+
+def test_leftover_end_date_ignored_for_preset(cast):
+    form = request_form(
+        {"justification": "x", "duration": "7", "end_date": "2020-01-01"}, cast.resource
+    )
+
+    assert form.is_valid(), form.errors
+    assert form.ends_at() == datetime.timedelta(days=7)
+
+
+def test_end_date_only_iso_format(cast):
+    form = request_form(
+        {"justification": "x", "duration": "custom", "end_date": "04/12/2026"}, cast.resource
+    )
+
+    assert not form.is_valid()
+    assert form.errors["end_date"] == ["Enter the end date as YYYY-MM-DD, for example 2026-12-31."]
+
+
+def test_far_end_date_gets_resource_limit(cast):
+    form = request_form(
+        {"justification": "x", "duration": "custom", "end_date": "9999-12-31"}, cast.resource
+    )
+
+    assert not form.is_valid()
+    assert len(form.errors["end_date"]) == 1
+    assert "can last at most 90 days" in form.errors["end_date"][0]
