@@ -169,14 +169,19 @@ def _replan_owner_steps(
 ) -> None:
     """Give the open owner and admin steps of one request the approvers the new owners give.
 
-    Uses the fall-through of submit: the usable owners other than the requester, else the
-    portal admins. Cancels the request when that finds nobody. Counts both in `result`.
+    Uses the fall-through of submit: the usable owners other than the requester and the
+    approvers of earlier steps, else the portal admins. Cancels the request when that finds
+    nobody. Counts both in `result`.
     """
     open_steps = request_obj.steps.filter(status__in=ApprovalStep.OPEN).order_by("position")
     owner_steps = [step for step in open_steps if step.kind in OWNER_DERIVED_KINDS]
     if not owner_steps:
         return
-    planned = policy._resolve(ApprovalStep.Kind.OWNER, resource, request_obj.requester)
+    # Whoever approved an earlier step does not approve a later one, as at the decision.
+    earlier_deciders = approvals._earlier_deciders(owner_steps[-1])
+    planned = policy.resolve_step(
+        ApprovalStep.Kind.OWNER, resource, request_obj.requester, exclude=earlier_deciders
+    )
     if not planned.approvers:
         _cancel_without_approver(request_obj, resource, owner_steps[0], by=by)
         result.requests_without_approver += 1

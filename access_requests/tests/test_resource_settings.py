@@ -392,3 +392,22 @@ def test_save_cancels_leftover_pending(client, site_admin):
     event = AuditEvent.objects.get(action="resource.updated")
     assert event.payload["changed"] == []
     assert event.payload["requests_cancelled"] == 1
+
+
+def test_earlier_approver_not_made_owner_approver(client, site_admin):
+    admin = make_user("ada.admin", is_admin=True)
+    manager = make_user("mia.manager")
+    requester = make_user("ryan.murphy", manager=manager)
+    owner = make_user("oscar.owner")
+    grafana = make_resource("Grafana", approval_policy=Policy.MANAGER_THEN_OWNERS)
+    grafana.owners.add(owner)
+    access_request = submit(requester, grafana)
+    manager_step, owner_step = access_request.steps.order_by("position")
+    services.decide_step(manager_step, by=manager, approve=True)
+
+    save_in_admin(client, grafana, owners=[manager.pk])
+
+    owner_step.refresh_from_db()
+    assert owner_step.status == ApprovalStep.Status.WAITING
+    assert owner_step.kind == Kind.ADMIN
+    assert list(owner_step.approvers.all()) == [admin]
