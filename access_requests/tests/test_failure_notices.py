@@ -4,6 +4,7 @@ import datetime
 
 import pytest
 from django.core import mail
+from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -17,7 +18,7 @@ from accounts.models import OktaStatus
 
 
 @pytest.fixture
-def people(okta_settings, db, settings):
+def people(okta_settings, transactional_db, settings):
     settings.PORTAL_URL = "http://127.0.0.1:8000"
     okta_org = okta_settings
     users = okta_data.active_users(okta_org)
@@ -35,23 +36,24 @@ def people(okta_settings, db, settings):
     return okta_org, holder, owner, admin, grant
 
 
-def run_queued_operation(grant, capture) -> str:
-    """Run the grant's one queued operation in this process, then its after-commit callbacks."""
+def run_queued_operation(grant) -> str:
+    """Run the grant's one queued operation in this process.
+
+    Tests run without a broker, so committing the change queued no task, and the after-commit
+    callbacks (the e-mails) run as each transaction of the operation commits.
+    """
     operation = grant.operations.filter(status="pending").get()
-    with capture(execute=True):
-        return run_operation(operation.pk)
+    return run_operation(operation.pk)
 
 
 def mails_to(user) -> list:
     return [message for message in mail.outbox if message.to == [user.email]]
 
 
-def test_revoke_mails_holder_the_reason(people, django_capture_on_commit_callbacks):
+def test_revoke_mails_holder_the_reason(people):
     _okta_org, holder, owner, _admin, grant = people
-    # The operation's task is not sent: the test runs it below.
-    with django_capture_on_commit_callbacks():
-        revocation.revoke_grant(grant, by=owner, reason="Project Falcon ended")
-    assert run_queued_operation(grant, django_capture_on_commit_callbacks) == "succeeded"
+    revocation.revoke_grant(grant, by=owner, reason="Project Falcon ended")
+    assert run_queued_operation(grant) == "succeeded"
 
     (message,) = mails_to(holder)
     assert message.subject == f"Your access to {grant.resource.name} was removed"
@@ -59,36 +61,33 @@ def test_revoke_mails_holder_the_reason(people, django_capture_on_commit_callbac
     assert "request it again" in message.body
 
 
-def test_expiry_mails_holder(people, django_capture_on_commit_callbacks):
+def test_expiry_mails_holder(people):
     _okta_org, holder, _owner, _admin, grant = people
     Grant.objects.filter(pk=grant.pk).update(ends_at=timezone.now() - datetime.timedelta(minutes=1))
-    with django_capture_on_commit_callbacks():
-        assert expiry.expire_grants() == 1
-    run_queued_operation(grant, django_capture_on_commit_callbacks)
+    assert expiry.expire_grants() == 1
+    run_queued_operation(grant)
 
     (message,) = mails_to(holder)
     assert message.subject == f"Your access to {grant.resource.name} has expired"
     assert expiry.EXPIRY_REASON in message.body
 
 
-def test_departed_holder_gets_no_mail(people, django_capture_on_commit_callbacks):
+def test_departed_holder_gets_no_mail(people):
     _okta_org, holder, owner, _admin, grant = people
-    with django_capture_on_commit_callbacks():
-        revocation.revoke_grant(grant, by=owner, reason="Left the company")
+    revocation.revoke_grant(grant, by=owner, reason="Left the company")
     holder.okta_status = OktaStatus.DEPROVISIONED
     holder.is_active = False
     holder.save()
-    run_queued_operation(grant, django_capture_on_commit_callbacks)
+    run_queued_operation(grant)
 
     assert mails_to(holder) == []
 
 
-def test_failed_removal_mails_admins_and_holder(people, django_capture_on_commit_callbacks):
+def test_failed_removal_mails_admins_and_holder(people):
     okta_org, holder, owner, admin, grant = people
     okta_org.set_fault("/api/v1/groups/*/users/*", status=403, methods=["DELETE"])
-    with django_capture_on_commit_callbacks():
-        revocation.revoke_grant(grant, by=owner, reason="Audit finding 12")
-    assert run_queued_operation(grant, django_capture_on_commit_callbacks) == "failed"
+    revocation.revoke_grant(grant, by=owner, reason="Audit finding 12")
+    assert run_queued_operation(grant) == "failed"
 
     (to_admin,) = mails_to(admin)
     assert to_admin.subject == f"Removal failed in Okta: {grant.resource.name} for {holder}"
@@ -99,7 +98,7 @@ def test_failed_removal_mails_admins_and_holder(people, django_capture_on_commit
     assert mails_to(owner) == []
 
 
-def test_failed_grant_mails_admins_with_link(people, django_capture_on_commit_callbacks):
+def test_failed_grant_mails_admins_with_link(people):
     okta_org, holder, _owner, admin, _grant = people
     resource = okta_data.group_resource(
         group_without(okta_org, holder.okta_id, admin.okta_id), name="Failing Group"
@@ -108,9 +107,9 @@ def test_failed_grant_mails_admins_with_link(people, django_capture_on_commit_ca
         requester=holder, resource=resource, status=AccessRequest.Status.APPROVED
     )
     okta_org.set_fault("/api/v1/groups/*/users/*", status=403, methods=["PUT"])
-    with django_capture_on_commit_callbacks():
+    with transaction.atomic():
         grant = provisioning.create_grant(request_obj, actor=None)
-    assert run_queued_operation(grant, django_capture_on_commit_callbacks) == "failed"
+    assert run_queued_operation(grant) == "failed"
 
     (to_admin,) = mails_to(admin)
     assert to_admin.subject == f"Failed in Okta: Failing Group for {holder}"
