@@ -95,7 +95,7 @@ def apply_settings_change(
     if owners_changed:
         result.changed.append("owners")
     # A resource that is not requestable loses its pending requests on any save, so that the
-    # form's warning holds even when the admin changed nothing else.
+    # form's warning is true even when the admin changed nothing else.
     if not result.changed and resource.requestable:
         return result
 
@@ -177,7 +177,7 @@ def _replan_owner_steps(
     owner_steps = [step for step in open_steps if step.kind in OWNER_DERIVED_KINDS]
     if not owner_steps:
         return
-    # Whoever approved an earlier step does not approve a later one, as at the decision.
+    # Approvers of earlier steps are passed over, as when approvals opens the next step.
     earlier_deciders = approvals._earlier_deciders(owner_steps[-1])
     planned = policy.resolve_step(
         ApprovalStep.Kind.OWNER, resource, request_obj.requester, exclude=earlier_deciders
