@@ -222,11 +222,16 @@ def landing(request: HttpRequest) -> HttpResponse:
 
 @require_safe
 def profile(request: HttpRequest) -> HttpResponse:
+    from access_requests.services import requester_time_zone
+
     user = request.user
     manager = user.manager if user.manager_id else None
+    time_zone = requester_time_zone(user)
     context = {
         "profile_user": user,
         "manager": manager,
+        "time_zone": time_zone,
+        "time_zone_from_okta": time_zone == user.time_zone,
         "roles": user_roles(user),
         "renewal_due_at": request.session.get("oidc_id_token_expiration"),
         "now": time.time(),

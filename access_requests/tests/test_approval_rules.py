@@ -260,3 +260,81 @@ def test_far_end_date_gets_resource_limit(cast):
     assert not form.is_valid()
     assert len(form.errors["end_date"]) == 1
     assert "can last at most 90 days" in form.errors["end_date"][0]
+
+
+# --- Request page, extensions and time zones -------------------------------------------------
+
+
+def test_status_poll_includes_steps_and_cancel(client, cast):
+    sign_in(client, cast.requester)
+    url = reverse("access_requests:request_status", args=[cast.access_request.pk])
+    first = client.get(url, HTTP_HX_REQUEST="true")
+    seen = first.context["state"]
+    assert "Cancel this request" in first.content.decode()
+
+    services.decide_step(cast.manager_step, by=cast.manager, approve=True)
+    second = client.get(url, {"seen": seen}, HTTP_HX_REQUEST="true")
+
+    assert second.status_code == 200
+    content = second.content.decode()
+    assert "Approved</strong> by Maria Manager" in content
+    assert "Cancel this request" in content
+
+
+def test_access_until_shows_grant_end(client, cast):
+    approve_all(cast.access_request, cast.manager, cast.owner)
+    grant = Grant.objects.get(request=cast.access_request)
+    # An owner's renewal moves the grant's end past the end the request asked for.
+    grant.ends_at = timezone.now() + datetime.timedelta(days=40)
+    grant.save()
+    sign_in(client, cast.requester)
+
+    content = client.get(
+        reverse("access_requests:request_detail", args=[grant.request_id])
+    ).content.decode()
+
+    assert f"{grant.ends_at:%-d %b %Y}" in content
+
+
+def test_extension_labelled_and_confirmed(client, cast):
+    grant = cast.active_grant
+    sign_in(client, cast.requester)
+
+    response = client.post(
+        reverse("access_requests:extend_grant", args=[grant.pk]),
+        {"days": "10", "justification": "Project runs longer."},
+        follow=True,
+    )
+
+    content = response.content.decode()
+    assert "was sent for approval" in content
+    sign_in(client, cast.manager)
+    inbox = client.get(reverse("access_requests:inbox")).content.decode()
+    assert "asks to extend their access to Team Calendar" in inbox
+    assert "Current end" in inbox
+
+
+def test_extension_errors_shown_once(client, cast):
+    sign_in(client, cast.requester)
+
+    response = client.post(
+        reverse("access_requests:extend_grant", args=[cast.active_grant.pk]),
+        {"days": "3650", "justification": "Long project."},
+    )
+
+    assert response.content.decode().count("can last at most") == 1
+
+
+def test_times_in_user_time_zone(client, cast):
+    cast.requester.time_zone = "America/Los_Angeles"
+    cast.requester.save()
+    sign_in(client, cast.requester)
+
+    detail = client.get(
+        reverse("access_requests:request_detail", args=[cast.access_request.pk])
+    ).content.decode()
+    profile = client.get(reverse("accounts:profile")).content.decode()
+
+    assert "(America/Los_Angeles)" in detail
+    assert " UTC" not in detail
+    assert "America/Los_Angeles" in profile

@@ -301,8 +301,8 @@ def test_status_poll_stops_once_applied(client, cast):
 def test_status_poll_while_pending(client, cast):
     sign_in(client, cast.requester)
 
-    unchanged = client.get(status_url(cast), {"seen": "waiting"}, **HTMX)
     first = client.get(status_url(cast), **HTMX)
+    unchanged = client.get(status_url(cast), {"seen": first.context["state"]}, **HTMX)
 
     assert unchanged.status_code == 204
     assert first.status_code == 200

@@ -122,6 +122,14 @@ def extend_grant(request: HttpRequest, pk: int) -> HttpResponse:
             form.add_error(None, error.message)
             status = 409
         else:
+            if access_request.is_open:
+                messages.success(
+                    request,
+                    f"Your request to extend your access to {grant.resource.name} was sent for "
+                    "approval. Until it is approved, your access ends as before.",
+                )
+            else:
+                messages.success(request, f"Your access to {grant.resource.name} was extended.")
             return redirect("access_requests:request_detail", pk=access_request.pk)
     elif request.method == "POST":
         status = 400

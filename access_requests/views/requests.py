@@ -57,7 +57,7 @@ def request_status(request: HttpRequest, pk: int) -> HttpResponse:
         request,
         "access_requests/partials/request_status.html",
         context,
-        progress.code,
+        context["state"],
         progress.moving,
     )
 
@@ -74,11 +74,16 @@ def _status_context(request: HttpRequest, access_request) -> dict:
     user = request.user
     grant = request_grant(access_request)
     is_requester = access_request.requester_id == user.pk
+    progress = progress_of(access_request)
+    steps = list(access_request.steps.select_related("decided_by"))
     return {
         "access_request": access_request,
-        "progress": progress_of(access_request),
+        "progress": progress,
+        # What the live region shows: a poll that finds the same state gets 204. A decided
+        # step changes it while the request as a whole is still waiting.
+        "state": ",".join([progress.code, *(f"{step.pk}:{step.status}" for step in steps)]),
         "grant": grant,
-        "steps": list(access_request.steps.select_related("decided_by")),
+        "steps": steps,
         "is_requester": is_requester,
         # Okta's reason for a failed grant goes to the requester and to admins only.
         "show_failure": grant is not None and (is_requester or user.is_admin),
