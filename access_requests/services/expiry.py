@@ -145,6 +145,7 @@ def request_extension(
         applied = _applied_automatic_extension(locked, ends_at, justification)
         if applied is not None:
             return applied, False
+        _check_extendable(locked)
         _check_requester(by)
         _check_justification(locked.resource, justification)
         _check_end(locked.resource, by, ends_at)
@@ -171,6 +172,17 @@ def request_extension(
         )
         approvals.start(request_obj, http_request=http_request)
     return request_obj, True
+
+
+def _check_extendable(grant: Grant) -> None:
+    # Turning "requestable" off cancels pending extensions too, so a new one is rejected.
+    reason = grant.resource.not_requestable_reason
+    if reason is None:
+        return
+    message = f"Access to {grant.resource.name} cannot be extended: {reason}"
+    if grant.ends_at is not None:
+        message += f" Your current access is not changed and ends on {grant.ends_at:%Y-%m-%d}."
+    raise errors.NotExtendable(message)
 
 
 def _applied_automatic_extension(
@@ -204,9 +216,7 @@ def apply_extension(request_obj: AccessRequest, *, actor, http_request=None) -> 
     grant = Grant.objects.get(pk=request_obj.extends_grant_id)
     if grant.status != Grant.Status.ACTIVE:
         # The access ended while the extension waited for approval: nothing left to extend.
-        raise errors.NotExtendable(
-            f"The access to extend is {grant.status_text}; request it anew."
-        )
+        raise errors.NotExtendable(f"The access to extend is {grant.status_text}; request it anew.")
     previous = grant.ends_at
     grant.ends_at = request_obj.requested_ends_at
     grant.save(update_fields=["ends_at", "updated_at"])

@@ -411,3 +411,30 @@ def test_earlier_approver_not_made_owner_approver(client, site_admin):
     assert owner_step.status == ApprovalStep.Status.WAITING
     assert owner_step.kind == Kind.ADMIN
     assert list(owner_step.approvers.all()) == [admin]
+
+
+def test_extension_rejected_when_not_requestable(client, site_admin):
+    import datetime
+
+    from django.utils import timezone
+
+    from access_requests.services import expiry
+
+    holder = make_user("hana.holder")
+    grafana = make_resource("Grafana", max_duration_days=90)
+    grafana.owners.add(make_user("oscar.owner"))
+    end = timezone.now() + datetime.timedelta(days=3)
+    grant = Grant.objects.create(
+        user=holder, resource=grafana, status=Grant.Status.ACTIVE, ends_at=end
+    )
+    save_in_admin(client, grafana, requestable=False)
+
+    with pytest.raises(errors.NotExtendable) as raised:
+        expiry.request_extension(
+            grant, by=holder, ends_at=end + datetime.timedelta(days=7), justification="More time"
+        )
+
+    message = str(raised.value)
+    assert message.startswith("Access to Grafana cannot be extended:")
+    assert f"ends on {end:%Y-%m-%d}" in message
+    assert not AccessRequest.objects.filter(extends_grant=grant).exists()
