@@ -18,7 +18,7 @@ from django.db.models import Exists, OuterRef, Q
 
 from access_requests import notifications, policy
 from access_requests.models import AccessRequest, ApprovalStep, Grant
-from access_requests.services import revocation
+from access_requests.services import approvals, revocation
 from access_requests.services.events import record
 from access_requests.services.requests import _close
 from accounts.models import OktaStatus
@@ -121,8 +121,14 @@ def _pass_on(step_id: int, departed) -> bool:
         return True
 
     # The same fall-through as when the steps were planned: manager, then owners, then admins.
-    # The departed user is no longer ACTIVE, so the policy passes over them.
-    planned = policy._resolve(step.kind, request_obj.resource, request_obj.requester)
+    # The departed user is no longer ACTIVE, so the policy passes over them, and approvers of
+    # earlier steps are passed over as when approvals opens the next step.
+    planned = policy.resolve_step(
+        step.kind,
+        request_obj.resource,
+        request_obj.requester,
+        exclude=approvals._earlier_deciders(step),
+    )
     later = request_obj.steps.filter(position__gt=step.position, status=ApprovalStep.Status.QUEUED)
     same_kind_later = later.filter(kind=planned.kind).order_by("position").first()
     if same_kind_later is not None:

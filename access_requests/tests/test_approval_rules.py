@@ -338,3 +338,41 @@ def test_times_in_user_time_zone(client, cast):
     assert "(America/Los_Angeles)" in detail
     assert " UTC" not in detail
     assert "America/Los_Angeles" in profile
+
+
+def test_departed_owner_step_skips_earlier_approver(people):
+    from access_requests.services import offboarding
+    from accounts.models import OktaStatus
+
+    resource = make_resource("Grafana", allow_no_end=True)
+    resource.owners.add(people.manager, people.owner)
+    access_request, _ = services.submit_request(
+        people.requester, resource, justification="Dashboards.", ends_at=None
+    )
+    approve_all(access_request, people.manager)
+    people.owner.okta_status = OktaStatus.DEPROVISIONED
+    people.owner.is_active = False
+    people.owner.save()
+
+    offboarding.offboard_user(people.owner)
+
+    second = waiting_step(access_request)
+    assert second.kind == Kind.ADMIN
+    assert list(second.approvers.all()) == [people.admin]
+
+
+# --- Renewal by an owner ---------------------------------------------------------------------
+
+
+def test_renewals_cannot_pass_maximum(cast):
+    from access_requests.services import expiry
+
+    grant = cast.active_grant
+    first = expiry.renew_grant(grant, by=cast.owner, days=85)
+    latest = timezone.now() + datetime.timedelta(days=91)
+
+    assert first.ends_at <= latest
+    with pytest.raises(errors.InvalidDuration, match="cannot be renewed further today"):
+        expiry.renew_grant(grant, by=cast.owner, days=5)
+    grant.refresh_from_db()
+    assert grant.ends_at == first.ends_at
