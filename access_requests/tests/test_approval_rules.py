@@ -376,3 +376,14 @@ def test_renewals_cannot_pass_maximum(cast):
         expiry.renew_grant(grant, by=cast.owner, days=5)
     grant.refresh_from_db()
     assert grant.ends_at == first.ends_at
+
+
+def test_second_revoke_error_shown_once(client, cast):
+    sign_in(client, cast.owner)
+    url = reverse("access_requests:revoke_grant", args=[cast.revoking_grant.pk])
+
+    response = client.post(url, {"reason": "Contract ended."})
+
+    content = response.content.decode()
+    assert content.count("This access cannot be removed") == 1
+    assert "being removed in Okta" in content
