@@ -1,7 +1,7 @@
 """Show datetimes in the signed-in user's time zone, the zone the request form reads dates in.
 
-The zone comes from the user's Okta profile, else PORTAL_DEFAULT_TIME_ZONE, and its IANA name is
-printed after the time, so a reader never has to guess it.
+The zone comes from the user's Okta profile, else PORTAL_DEFAULT_TIME_ZONE. local_datetime prints
+its IANA name after the time.
 """
 
 import datetime

@@ -91,7 +91,7 @@ def _report(request: HttpRequest, step, form: DecisionForm) -> None:
 
 def _already_decided(step) -> str:
     if step.status == ApprovalStep.Status.CANCELLED and not step.request.is_open:
-        # The step was closed with its request: say what closed it (a cancel is no decision).
+        # Nobody decided a step that closed with its request, so return why the request closed.
         return services.closed_request_message(step.request)
     text = f"Request #{step.request_id} was already decided: {step.get_status_display().lower()}"
     if step.decided_by is not None:
