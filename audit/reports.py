@@ -15,6 +15,12 @@ The current-access report also lists apps that users hold through an Okta group 
 as known from the last catalog sync (access_requests.group_access). Those rows have no grant,
 and `through_group` names the group.
 
+The portal knows who holds a resource in Okta only from its first comparison with Okta, the
+baseline (`Resource.baseline_taken_at`, the `tracked_since` column). Access found then became
+`pre_existing` grants that start at the baseline, although the access is older: the
+user-changes report lists them as "held when tracking began", not as gained. Before the
+baseline, only access granted through the portal is known.
+
 Approvers come from the audit trail too: the actors of `step.approved` events of the grant's
 request and of its approved extension requests. A request approved with no such event was
 approved automatically by its resource's policy.
@@ -74,6 +80,7 @@ COLUMNS = (
     "approved_by",
     "approval_comments",
     "extension_request_ids",
+    "tracked_since",
 )
 CHANGE_COLUMNS = ("change", "at", *COLUMNS)
 CURRENT_ACCESS_COLUMNS = (*COLUMNS, "through_group")
@@ -119,6 +126,34 @@ def access_on_day(resource, day: datetime.date) -> QuerySet[Grant]:
         .filter(Q(ended_at__isnull=True) | Q(ended_at__gt=start))
         .order_by("user__login", "pk")
     )
+
+
+def tracking_note(resource, day: datetime.date) -> str:
+    """Return what the access-on-day report for `resource` on `day` cannot know, or ""."""
+    start, end = day_bounds(day)
+    since = resource.baseline_taken_at
+    if since is None:
+        return (
+            f"The portal has not compared {resource.name} with Okta yet, so only access granted "
+            "through the portal is listed: others may have held it."
+        )
+    since_text = format_time(since)
+    if since <= start:
+        return ""
+    if since >= end:
+        return (
+            f"The portal began tracking {resource.name} in Okta at {since_text}. Who held it on "
+            f"{day.isoformat()} is unknown: only access granted through the portal is listed."
+        )
+    return (
+        f"The portal began tracking {resource.name} in Okta at {since_text}. Before that time, "
+        "only access granted through the portal is known. Rows marked pre_existing were "
+        "already held then, since an unknown time."
+    )
+
+
+def format_time(value: datetime.datetime) -> str:
+    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M %Z")
 
 
 def current_access() -> QuerySet[Grant]:
@@ -178,10 +213,25 @@ def user_changes_rows(user, first_day: datetime.date, last_day: datetime.date) -
     gained = grants.filter(starts_at__gte=start, starts_at__lt=end).order_by("starts_at", "pk")
     lost = grants.filter(ended_at__gte=start, ended_at__lt=end).order_by("ended_at", "pk")
     gained_rows = (
-        {"change": "gained", "at": row["starts_at"], **row} for row in grant_rows(gained)
+        {"change": _start_label(row), "at": row["starts_at"], **row} for row in grant_rows(gained)
     )
     lost_rows = ({"change": "lost", "at": row["ended_at"], **row} for row in grant_rows(lost))
     return heapq.merge(gained_rows, lost_rows, key=lambda row: row["at"])
+
+
+# The `change` of a grant's start in the user-changes report.
+GAINED = "gained"
+# A baseline grant: the user held the access in Okta when the portal began tracking the
+# resource, since a time the portal does not know.
+HELD_AT_BASELINE = "held when tracking began"
+# An approved grant whose access the user already had in Okta, since an unknown time.
+ALREADY_HELD = "granted, already held in Okta"
+
+
+def _start_label(row: dict) -> str:
+    if not row["pre_existing"]:
+        return GAINED
+    return HELD_AT_BASELINE if row["request_id"] is None else ALREADY_HELD
 
 
 def grant_rows(
@@ -231,6 +281,7 @@ def _row(
         "approved_by": "; ".join(approved_by) if request_ids else "no portal request",
         "approval_comments": "; ".join(comments),
         "extension_request_ids": " ".join(str(ext.pk) for ext in extensions),
+        "tracked_since": grant.resource.baseline_taken_at,
     }
 
 

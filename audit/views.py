@@ -197,7 +197,10 @@ def access_on_day(request: HttpRequest, file_format: str | None = None) -> HttpR
     rows = reports.access_on_day_rows(resource, day)
     title = f"Who had access to {resource.name} on {day.isoformat()}"
     filename = f"access-{resource.okta_id}-{day.isoformat()}"
-    return _report_response(request, form, title, rows, reports.COLUMNS, file_format, filename)
+    note = reports.tracking_note(resource, day)
+    return _report_response(
+        request, form, title, rows, reports.COLUMNS, file_format, filename, note=note
+    )
 
 
 @require_safe
@@ -210,8 +213,14 @@ def user_changes(request: HttpRequest, file_format: str | None = None) -> HttpRe
     rows = reports.user_changes_rows(user, since, until)
     title = f"Access {user} gained and lost from {since.isoformat()} to {until.isoformat()}"
     filename = f"changes-{user.okta_id}-{since.isoformat()}-{until.isoformat()}"
+    note = (
+        f'"{reports.HELD_AT_BASELINE}" marks access that the user already held in Okta when the '
+        "portal began tracking the resource (tracked_since): when it started is unknown. "
+        "Changes to a resource before its tracked_since time are known only for access "
+        "granted through the portal."
+    )
     return _report_response(
-        request, form, title, rows, reports.CHANGE_COLUMNS, file_format, filename
+        request, form, title, rows, reports.CHANGE_COLUMNS, file_format, filename, note=note
     )
 
 
@@ -230,7 +239,7 @@ def current_access(request: HttpRequest, file_format: str | None = None) -> Http
     )
 
 
-def _report_response(request, form, title, rows, columns, file_format, filename):
+def _report_response(request, form, title, rows, columns, file_format, filename, note=""):
     if file_format is not None:
         return streaming_export(
             rows, columns, file_format=_export_format(file_format), filename=filename
@@ -247,10 +256,13 @@ def _report_response(request, form, title, rows, columns, file_format, filename)
         rows=first_rows[:REPORT_PAGE_ROWS],
         columns=columns,
         truncated=len(first_rows) > REPORT_PAGE_ROWS,
+        note=note,
     )
 
 
-def _report_page(request, form, title, *, rows=None, columns=(), truncated=False, status=200):
+def _report_page(
+    request, form, title, *, rows=None, columns=(), truncated=False, note="", status=200
+):
     query = request.GET.urlencode()
     context = {
         "form": form,
@@ -258,6 +270,7 @@ def _report_page(request, form, title, *, rows=None, columns=(), truncated=False
         "rows": rows,
         "columns": columns,
         "truncated": truncated,
+        "note": note,
         "page_rows": REPORT_PAGE_ROWS,
         "export_query": query,
         "export_base": request.path.rstrip("/"),

@@ -355,3 +355,72 @@ def test_user_changes_reversed_range(client, personas):
     )
     assert response.status_code == 400
     assert "is before the first day" in response.content.decode()
+
+
+# --- Tracking: the baseline ------------------------------------------------------------------
+
+
+def test_user_changes_labels_baseline_grant(resource, make_user):
+    user = make_user("baseline")
+    resource.baseline_taken_at = at(3, 5, 9)
+    resource.save()
+    baseline = Grant.objects.create(
+        user=user,
+        resource=resource,
+        starts_at=at(3, 5, 9),
+        status=Grant.Status.ACTIVE,
+        pre_existing=True,
+    )
+
+    (row,) = reports.user_changes_rows(user, datetime.date(2026, 3, 1), DAY)
+    assert row["change"] == "held when tracking began"
+    assert row["grant_id"] == baseline.pk
+    assert row["tracked_since"] == at(3, 5, 9)
+
+
+def test_user_changes_labels_already_held(scenario):
+    grant = scenario["pre-existing in Okta"]
+    (row,) = reports.user_changes_rows(grant.user, datetime.date(2026, 3, 1), DAY)
+    assert row["change"] == "granted, already held in Okta"
+
+
+def access_on_day_page(client, personas, resource, day=DAY):
+    client.force_login(personas["admin"])
+    response = client.get(
+        reverse("audit:access_on_day"), {"resource": resource.name, "day": day.isoformat()}
+    )
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def test_day_before_tracking_is_unknown(client, resource, personas):
+    resource.baseline_taken_at = at(3, 12, 8)
+    resource.save()
+
+    page = access_on_day_page(client, personas, resource)
+    assert "began tracking Finance reports in Okta at 2026-03-12 08:00 UTC" in page
+    assert "Who held it on 2026-03-10 is unknown" in page
+    assert "No grants match." not in page
+
+
+def test_day_of_tracking_start_is_noted(client, scenario, resource, personas):
+    resource.baseline_taken_at = at(3, 10, 8)
+    resource.save()
+
+    page = access_on_day_page(client, personas, resource)
+    assert "Before that time, only access granted through the portal is known" in page
+    assert "needed for active since before" in page
+
+
+def test_day_after_tracking_has_no_note(client, scenario, resource, personas):
+    resource.baseline_taken_at = at(2, 1)
+    resource.save()
+
+    page = access_on_day_page(client, personas, resource)
+    assert "began tracking" not in page
+    assert "has not compared" not in page
+
+
+def test_untracked_resource_is_noted(client, scenario, resource, personas):
+    page = access_on_day_page(client, personas, resource)
+    assert "has not compared Finance reports with Okta yet" in page
