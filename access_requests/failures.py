@@ -1,6 +1,6 @@
 """Okta changes that failed for good and wait for a portal admin: grants and removals.
 
-A failed grant is open while its holder is active and holds no newer grant for the resource,
+A failed grant is open while its user is active and has no newer grant for the resource,
 because a retry could still give them the access. A failed removal is a revoking grant with a
 failure reason; the worker has stopped retrying it.
 """
@@ -49,7 +49,7 @@ def failed_removals() -> QuerySet[Grant]:
 
 
 def open_failures() -> OpenFailures:
-    """The newest open failures of each kind (at most SHOWN_PER_LIST) and the counts."""
+    """Return the newest open failures of each kind (at most SHOWN_PER_LIST) and the counts."""
     grants = failed_grants()
     removals = failed_removals()
     return OpenFailures(
