@@ -115,18 +115,18 @@ def bulk_approve(steps, *, by, http_request=None) -> list[BulkResult]:
     return results
 
 
-def closed_request_message(request_obj: AccessRequest) -> str:
-    """Return why a request that is no longer pending cannot be decided, for its approvers."""
+def closed_request_message(request_obj: AccessRequest, subject: str = "This request") -> str:
+    """Return why a request that is no longer pending cannot be decided, for its approvers.
+
+    `subject` starts the sentence, such as "Request #12" where several requests are listed.
+    """
     if request_obj.status == AccessRequest.Status.CANCELLED:
         if request_obj.closed_reason == CANCELLED_BY_REQUESTER:
-            return f"Request #{request_obj.pk} was cancelled by the requester."
-        return f"Request #{request_obj.pk} was cancelled: {request_obj.closed_reason}"
+            return f"{subject} was cancelled by the requester."
+        return f"{subject} was cancelled: {request_obj.closed_reason}"
     if request_obj.status == AccessRequest.Status.EXPIRED:
-        return f"Request #{request_obj.pk} expired before a decision."
-    return (
-        f"Request #{request_obj.pk} was already decided: it is "
-        f"{request_obj.get_status_display().lower()}."
-    )
+        return f"{subject} expired before a decision."
+    return f"{subject} was already decided: it is {request_obj.get_status_display().lower()}."
 
 
 def _check_decision(
@@ -150,7 +150,7 @@ def _check_decision(
         raise errors.CommentRequired("A denial needs a comment that tells the requester why.")
     if approve and request_obj.requested_end_has_passed:
         raise errors.InvalidDuration(
-            f"Request #{request_obj.pk} asked for access until "
+            "This request asked for access until "
             f"{request_obj.requested_ends_at:%Y-%m-%d %H:%M} UTC, which has passed, so it "
             "cannot be approved. Deny it with a comment, and the requester can ask again with "
             "a later end date."

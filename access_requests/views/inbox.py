@@ -92,7 +92,7 @@ def _report(request: HttpRequest, step, form: DecisionForm) -> None:
 def _already_decided(step) -> str:
     if step.status == ApprovalStep.Status.CANCELLED and not step.request.is_open:
         # Nobody decided a step that closed with its request, so return why the request closed.
-        return services.closed_request_message(step.request)
+        return services.closed_request_message(step.request, subject=f"Request #{step.request_id}")
     text = f"Request #{step.request_id} was already decided: {step.get_status_display().lower()}"
     if step.decided_by is not None:
         text += f" by {step.decided_by.get_full_name() or step.decided_by.login}"
