@@ -7,8 +7,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import HttpResponseNotAllowed
 from django.shortcuts import redirect
-from django.urls import path, reverse
-from django.utils.html import format_html
+from django.urls import path
 
 from access_requests import errors, services
 from access_requests.models import AccessRequest, Grant, OktaOperation, Resource
@@ -95,7 +94,7 @@ class ResourceAdmin(admin.ModelAdmin):
     list_filter = ["kind", "group_type", "requestable", "approval_policy"]
     search_fields = ["name", "okta_id"]
     filter_horizontal = ["owners"]
-    okta_fields = [
+    readonly_fields = [
         "kind",
         "okta_id",
         "name",
@@ -108,11 +107,8 @@ class ResourceAdmin(admin.ModelAdmin):
         "created_at",
         "updated_at",
     ]
-    # Enforcement is changed on the drift page only, which shows a dry run against Okta and
-    # requires a confirmation before the portal starts removing access.
-    readonly_fields = [*okta_fields, "enforcement_mode"]
     fieldsets = [
-        ("From Okta", {"fields": okta_fields}),
+        ("From Okta", {"fields": readonly_fields}),
         (
             "Portal settings",
             {
@@ -124,22 +120,13 @@ class ResourceAdmin(admin.ModelAdmin):
                     "max_duration_days",
                     "allow_no_end",
                     "justification_required",
-                    "enforcement_mode",
+                    "enforcement",
                 ]
             },
         ),
     ]
     # The changelist's "Sync catalog now" button posts to sync_catalog_view.
     change_list_template = "admin/access_requests/resource/change_list.html"
-
-    @admin.display(description="Enforcement")
-    def enforcement_mode(self, obj):
-        return format_html(
-            '{}. Change it on the <a href="{}#enforcement">drift page</a>, which first shows '
-            "whom enforcement would remove from Okta.",
-            obj.get_enforcement_display(),
-            reverse("access_requests:drift_list"),
-        )
 
     def has_add_permission(self, request):
         # Resources come from Okta through the catalog sync only.

@@ -27,17 +27,18 @@ def step_waiting(step_id: int, only_to: list[int] | None = None) -> None:
     With `only_to`, only the approvers with those user ids get it. A waiting step that gets new
     approvers uses it, so that the approvers it kept are not sent the same request twice.
     """
-    step = ApprovalStep.objects.select_related("request__requester", "request__resource").get(
-        pk=step_id
-    )
+    step = ApprovalStep.objects.select_related(
+        "request__requester", "request__resource", "request__extends_grant"
+    ).get(pk=step_id)
     request_obj = step.request
     approvers = step.approvers.all()
     if only_to is not None:
         approvers = approvers.filter(pk__in=only_to)
+    verb = "asks to extend" if request_obj.extends_grant_id else "requests"
     for approver in approvers:
         _send(
             approver,
-            f"Approval needed: {request_obj.requester} requests {request_obj.resource.name}",
+            f"Approval needed: {request_obj.requester} {verb} {request_obj.resource.name}",
             "access_requests/email/step_waiting.txt",
             {"approver": approver, "step": step, "access_request": request_obj},
         )

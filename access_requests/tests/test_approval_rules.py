@@ -387,3 +387,30 @@ def test_second_revoke_error_shown_once(client, cast):
     content = response.content.decode()
     assert content.count("This access cannot be removed") == 1
     assert "being removed in Okta" in content
+
+
+def test_waiting_mails_preset_and_extension(cast, django_capture_on_commit_callbacks):
+    from django.core import mail
+
+    from access_requests.services import expiry
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.submit_request(
+            cast.outsider,
+            cast.resource,
+            justification="Audit.",
+            ends_at=datetime.timedelta(days=7),
+        )
+        expiry.request_extension(
+            cast.active_grant,
+            by=cast.requester,
+            ends_at=cast.active_grant.ends_at + datetime.timedelta(days=10),
+            justification="Project runs longer.",
+        )
+
+    bodies = {message.subject: message.body for message in mail.outbox}
+    preset = next(body for subject, body in bodies.items() if "requests Engineering" in subject)
+    extension = next(body for subject, body in bodies.items() if "asks to extend" in subject)
+    assert "Access until: 7 days from the final approval" in preset
+    assert "Current end:" in extension
+    assert "Extend until:" in extension

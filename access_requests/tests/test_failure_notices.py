@@ -33,7 +33,9 @@ def people(okta_settings, transactional_db, settings):
     grant = active_grant(okta_org, holder, resource)
     Grant.objects.filter(pk=grant.pk).update(request=request_obj)
     grant.refresh_from_db()
-    return okta_org, holder, owner, admin, grant
+    yield okta_org, holder, owner, admin, grant
+    # The emulator serves the whole session: a fault left behind would break later tests.
+    okta_org.clear_faults()
 
 
 def run_queued_operation(grant) -> str:
