@@ -7,7 +7,8 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import HttpResponseNotAllowed
 from django.shortcuts import redirect
-from django.urls import path
+from django.urls import path, reverse
+from django.utils.html import format_html
 
 from access_requests import errors, services
 from access_requests.models import AccessRequest, Grant, OktaOperation, Resource
@@ -94,7 +95,7 @@ class ResourceAdmin(admin.ModelAdmin):
     list_filter = ["kind", "group_type", "requestable", "approval_policy"]
     search_fields = ["name", "okta_id"]
     filter_horizontal = ["owners"]
-    readonly_fields = [
+    okta_fields = [
         "kind",
         "okta_id",
         "name",
@@ -107,8 +108,11 @@ class ResourceAdmin(admin.ModelAdmin):
         "created_at",
         "updated_at",
     ]
+    # Enforcement is changed on the drift page only, which shows a dry run against Okta and
+    # requires a confirmation before the portal starts removing access.
+    readonly_fields = [*okta_fields, "enforcement_mode"]
     fieldsets = [
-        ("From Okta", {"fields": readonly_fields}),
+        ("From Okta", {"fields": okta_fields}),
         (
             "Portal settings",
             {
@@ -120,13 +124,22 @@ class ResourceAdmin(admin.ModelAdmin):
                     "max_duration_days",
                     "allow_no_end",
                     "justification_required",
-                    "enforcement",
+                    "enforcement_mode",
                 ]
             },
         ),
     ]
     # The changelist's "Sync catalog now" button posts to sync_catalog_view.
     change_list_template = "admin/access_requests/resource/change_list.html"
+
+    @admin.display(description="Enforcement")
+    def enforcement_mode(self, obj):
+        return format_html(
+            '{}. Change it on the <a href="{}#enforcement">drift page</a>, which first shows '
+            "whom enforcement would remove from Okta.",
+            obj.get_enforcement_display(),
+            reverse("access_requests:drift_list"),
+        )
 
     def has_add_permission(self, request):
         # Resources come from Okta through the catalog sync only.

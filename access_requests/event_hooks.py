@@ -166,7 +166,7 @@ def _apply(event: HookEvent, departed: set) -> str:
         if target_type == "UserGroup":
             if _is_admin_group(targets, resource_id):
                 _apply_admin_membership(user_id, present)
-            _check_drift(user_id, resource_id, present)
+            _check_drift(user_id, resource_id, present, event.published)
         return "applied"
     if event.event_type in LIFECYCLE_EVENTS:
         status = LIFECYCLE_EVENTS[event.event_type]
@@ -231,10 +231,18 @@ def _observe(user_id: str, resource_id: str, present: bool, event: HookEvent) ->
     return True
 
 
-def _check_drift(user_id: str, resource_id: str, present: bool) -> None:
+def _check_drift(
+    user_id: str, resource_id: str, present: bool, published: datetime.datetime
+) -> None:
     resource = Resource.objects.filter(okta_id=resource_id, deleted_in_okta_at=None).first()
-    # Before its baseline, every member may be pre-existing: the next comparison decides.
-    if resource is None or resource.baseline_taken_at is None:
+    if resource is None:
+        return
+    # Before the baseline, a change from before the resource became managed may concern
+    # pre-existing access, so the baseline decides. A later one is judged now, and the
+    # baseline leaves such additions out (reconciliation.added_since_managed).
+    if resource.baseline_taken_at is None and (
+        resource.managed_since is None or published < resource.managed_since
+    ):
         return
     expected = reconciliation.granted_user_ids(resource)
     in_flux = reconciliation.in_flux_user_ids(resource)

@@ -83,6 +83,13 @@ class Resource(models.Model):
         blank=True,
         help_text="When the Okta members were recorded as pre-existing access; empty = not yet.",
     )
+    # Okta additions published after this time are drift, not pre-existing access, even when
+    # the baseline is taken later (see reconciliation.added_since_managed).
+    managed_since = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the resource was first saved as requestable; empty = never.",
+    )
     last_synced_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -93,6 +100,13 @@ class Resource(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args, **kwargs):
+        if self.requestable and self.managed_since is None:
+            self.managed_since = timezone.now()
+            if kwargs.get("update_fields") is not None:
+                kwargs["update_fields"] = {*kwargs["update_fields"], "managed_since"}
+        super().save(*args, **kwargs)
 
     def clean(self) -> None:
         if self.requestable and not self.writable_in_okta:

@@ -83,3 +83,21 @@ def reconcile() -> dict:
         "unapproved": sum(len(result.unapproved) for result in results),
         "missing": sum(len(result.missing) for result in results),
     }
+
+
+@shared_task(name="access_requests.reconcile_resource", ignore_result=True)
+def reconcile_resource(resource_id: int) -> dict:
+    """Compare one resource with Okta now: its baseline if it has none, and enforcement."""
+    from access_requests.models import Resource
+    from access_requests.services import reconciliation
+
+    resource = Resource.objects.filter(pk=resource_id, deleted_in_okta_at=None).first()
+    if resource is None or not resource.writable_in_okta:
+        return {"resource": resource_id, "compared": False}
+    result = reconciliation.reconcile_resource(resource)
+    return {
+        "resource": resource_id,
+        "compared": result.ok,
+        "unapproved": len(result.unapproved),
+        "missing": len(result.missing),
+    }

@@ -14,7 +14,9 @@ entirely: members that were never read are never treated as removed.
 The first comparison of a resource takes its baseline: every user the portal knows who holds it
 in Okta and has no grant gets a pre-existing grant with no end, so making a resource requestable
 or enforced never reports (or removes) the people who already had it. A pre-existing grant
-ends like any other, with the access removed from Okta.
+ends like any other, with the access removed from Okta. Saving a resource as requestable queues
+that comparison at once. Users whose addition an event hook reported after that save
+(`Resource.managed_since`) are left out of the baseline, so they are drift.
 
 Enforcement never removes members of the portal's own admin group (PORTAL_ADMIN_GROUP) or a
 portal admin: those findings stay open, with the reason in the drift's note.
@@ -30,7 +32,14 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from access_requests.models import AccessRequest, Drift, Grant, OktaOperation, Resource
+from access_requests.models import (
+    AccessRequest,
+    Drift,
+    Grant,
+    ObservedAccess,
+    OktaOperation,
+    Resource,
+)
 from access_requests.services import offboarding, provisioning, revocation
 from access_requests.services.events import record
 from portal.okta_api import OktaError
@@ -72,6 +81,31 @@ def reconcile_all(client=None) -> list[ResourceResult]:
 
         client = get_client()
     return [reconcile_resource(resource, client) for resource in managed_resources()]
+
+
+def queue_comparison(resource_id: int) -> bool:
+    """Queue the comparison of one resource; return False when the broker cannot be reached.
+
+    Never raises for a broker failure, because the hourly comparison covers the resource too.
+    """
+    from access_requests.tasks import reconcile_resource as reconcile_resource_task
+
+    if not provisioning._broker_accepts_connections():
+        logger.warning(
+            "The broker refuses connections; resource %s waits for the hourly comparison",
+            resource_id,
+        )
+        return False
+    try:
+        reconcile_resource_task.apply_async(args=[resource_id], retry=False)
+    except Exception as error:  # noqa: BLE001 - any publish failure is left to the hourly run
+        logger.warning(
+            "Could not queue the comparison of resource %s (%s); the hourly run compares it",
+            resource_id,
+            error,
+        )
+        return False
+    return True
 
 
 def reconcile_resource(resource: Resource, client=None) -> ResourceResult:
@@ -122,8 +156,9 @@ def take_baseline(resource: Resource, present: set[str]) -> list[Grant]:
 
     Call inside a transaction with the resource row locked. Users unknown to the portal get no
     grant (there is no row to attach it to); they stay reported and enforcement skips them.
+    Users added since the resource became managed get no grant either: they are drift.
     """
-    users = get_user_model().objects.filter(okta_id__in=present)
+    users = get_user_model().objects.filter(okta_id__in=present - added_since_managed(resource))
     held = set(
         Grant.objects.filter(resource=resource, status__in=Grant.HELD).values_list(
             "user_id", flat=True
@@ -149,6 +184,26 @@ def take_baseline(resource: Resource, present: set[str]) -> list[Grant]:
     if grants:
         logger.info("Baseline of %s: %d pre-existing members recorded", resource, len(grants))
     return grants
+
+
+def added_since_managed(resource: Resource) -> set[str]:
+    """Okta ids of users whose latest hook event added them after the resource became managed.
+
+    The portal already managed the resource when that access appeared, so it is not
+    pre-existing, even when the baseline is taken later.
+
+    NOTE: a user added without an event that reached the portal cannot be distinguished from
+    an earlier member, and Okta's `published` time is compared with the portal's clock.
+    """
+    if resource.managed_since is None:
+        return set()
+    return set(
+        ObservedAccess.objects.filter(
+            resource_okta_id=resource.okta_id,
+            present=True,
+            published__gte=resource.managed_since,
+        ).values_list("user_okta_id", flat=True)
+    )
 
 
 def protected_reason(drift: Drift) -> str:
@@ -200,10 +255,15 @@ def preview_enforcement(resource: Resource, client=None) -> EnforcementPreview:
                 "user__okta_id", flat=True
             )
         )
+        late = added_since_managed(resource)
         preview.baseline = [
-            users[user_id] for user_id in sorted(present - held) if user_id in users
+            users[user_id] for user_id in sorted(present - held - late) if user_id in users
         ]
-        present = {user_id for user_id in present if user_id not in users or user_id in held}
+        present = {
+            user_id
+            for user_id in present
+            if user_id not in users or user_id in held or user_id in late
+        }
     unapproved, missing = compare(resource, present)
     for user_id in sorted(unapproved):
         user = users.get(user_id)
@@ -423,7 +483,10 @@ def close_deleted_resources() -> int:
 
 
 def set_enforcement(resource: Resource, mode: str, *, by, http_request=None) -> Resource:
-    """Switch a resource between report-only and enforce; portal admins only."""
+    """Switch a resource between report-only and enforce; portal admins only.
+
+    Switching to enforce queues a comparison of the resource after the commit.
+    """
     from audit.services import record_event
 
     if not by.is_admin:
@@ -442,4 +505,8 @@ def set_enforcement(resource: Resource, mode: str, *, by, http_request=None) -> 
             payload={"enforcement": {"from": previous, "to": mode}},
             http_request=http_request,
         )
+        if mode == Resource.Enforcement.ENFORCE and previous != mode:
+            # Enforce now, as the dry run the admin confirmed promised, not at the next
+            # hourly comparison.
+            transaction.on_commit(functools.partial(queue_comparison, resource.pk))
     return resource

@@ -94,6 +94,12 @@ def apply_settings_change(
     owners_changed = before.owner_ids != after.owner_ids
     if owners_changed:
         result.changed.append("owners")
+    if "requestable" in result.changed and resource.requestable:
+        # The baseline is taken now instead of at the next hourly comparison. Okta additions
+        # reported after the save are drift in any case (see Resource.managed_since).
+        from access_requests.services import reconciliation
+
+        transaction.on_commit(functools.partial(reconciliation.queue_comparison, resource.pk))
     # A resource that is not requestable loses its pending requests on any save, so that the
     # form's warning is true even when the admin changed nothing else.
     if not result.changed and resource.requestable:

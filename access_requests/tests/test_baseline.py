@@ -1,11 +1,16 @@
 """A resource the portal starts managing: its Okta members are a baseline of pre-existing
 access, enforce needs a confirmed dry run, and admins are never removed by enforcement."""
 
+import json
+from urllib.parse import quote
+
 import pytest
 from django.conf import settings as django_settings
+from django.db import transaction
 
+from access_requests import event_hooks
 from access_requests.models import Drift, Grant, OktaOperation, Resource
-from access_requests.services import reconciliation, revocation
+from access_requests.services import reconciliation, resource_settings, revocation
 from access_requests.tests import okta_data
 from access_requests.tests.conftest import wait_for
 from access_requests.tests.grants import add_member, group_without, is_member
@@ -156,7 +161,7 @@ def test_owner_revoke_removes_baseline_access(provisioning_worker, okta_settings
     assert "removes the access from Okta now" in form
     assert "before the portal recorded it" in form
     done = client.post(url, {"reason": "Contract ended"}, follow=True).content.decode()
-    assert "access to {} from Okta".format(resource.name) in done
+    assert f"access to {resource.name} from Okta" in done
     settle()
 
     grant.refresh_from_db()
@@ -181,3 +186,86 @@ def test_re_added_after_revoke_is_drift(provisioning_worker, okta_settings):
 
     assert member.okta_id in result.unapproved
     assert (member.okta_id, Drift.Kind.UNAPPROVED) in open_drift(resource)
+
+
+def test_requestable_save_takes_baseline_now(provisioning_worker, okta_settings):
+    okta_org = okta_settings
+    group = okta_data.okta_groups(okta_org)[0]
+    members = mirror_members(okta_org, group["id"])
+    resource = okta_data.group_resource(group, baseline_taken_at=None, requestable=False)
+    assert resource.managed_since is None
+
+    before = resource_settings.snapshot(resource)
+    resource.requestable = True
+    with transaction.atomic():
+        resource.save()
+        resource_settings.apply_settings_change(resource, before, by=None)
+    resource.refresh_from_db()
+    assert resource.managed_since is not None
+
+    resource = wait_for(
+        lambda: Resource.objects.exclude(baseline_taken_at=None).filter(pk=resource.pk).first(),
+        timeout=60,
+        message="the baseline to be taken by the worker",
+    )
+    baseline = Grant.objects.filter(resource=resource, pre_existing=True)
+    assert {grant.user.okta_id for grant in baseline} == {member.okta_id for member in members}
+
+
+def test_hook_addition_before_baseline_is_drift(client, transactional_db, okta_settings, settings):
+    okta_org = okta_settings
+    settings.PORTAL_EVENT_HOOK_SECRET = "hook-secret-for-tests"
+    settings.PORTAL_EVENT_HOOK_HEADER = "Authorization"
+    late = okta_data.portal_user(okta_data.active_users(okta_org)[21])
+    group = group_without(okta_org, late.okta_id)
+    members = mirror_members(okta_org, group["id"])
+    resource = okta_data.group_resource(group, baseline_taken_at=None)
+    since = okta_data.emulator_now(okta_org)
+    add_member(okta_org, group["id"], late.okta_id)
+    until = quote(okta_data.emulator_now(okta_org))
+    query = quote('eventType eq "group.user_membership.add"')
+    (added,) = okta_data.get_all(
+        okta_org, f"/api/v1/logs?since={quote(since)}&until={until}&filter={query}&limit=1000"
+    )
+
+    delivered = client.post(
+        "/hooks/okta/",
+        json.dumps({"data": {"events": [added]}}),
+        content_type="application/json",
+        headers={"Authorization": "hook-secret-for-tests"},
+    )
+    assert delivered.status_code == 200
+    event_hooks.apply_pending_events()
+    assert open_drift(resource) == {(late.okta_id, Drift.Kind.UNAPPROVED)}
+
+    result = reconciliation.reconcile_resource(resource)
+
+    assert late.okta_id in result.unapproved
+    assert not Grant.objects.filter(user=late, resource=resource).exists()
+    baseline = Grant.objects.filter(resource=resource, pre_existing=True)
+    assert {grant.user.okta_id for grant in baseline} == {member.okta_id for member in members}
+    assert open_drift(resource) == {(late.okta_id, Drift.Kind.UNAPPROVED)}
+
+
+def test_enforce_confirm_removes_without_waiting(provisioning_worker, okta_settings, client):
+    okta_org = okta_settings
+    users = okta_data.active_users(okta_org)
+    admin = okta_data.portal_user(users[20], is_admin=True)
+    intruder = okta_data.portal_user(users[21])
+    group = group_without(okta_org, admin.okta_id, intruder.okta_id)
+    resource = okta_data.group_resource(group, baseline_taken_at=None)
+    reconciliation.reconcile_resource(resource)
+    add_member(okta_org, group["id"], intruder.okta_id)
+
+    sign_in(client, admin)
+    page = enforce(client, resource)
+    assert "Would be removed from Okta (1)" in page
+
+    wait_for(
+        lambda: not is_member(okta_org, group["id"], intruder.okta_id),
+        timeout=60,
+        message="enforcement to remove the member without a grant",
+    )
+    assert Drift.objects.filter(
+        resource=resource, user=intruder, resolution=Drift.Resolution.CORRECTED
+    ).exists()

@@ -209,7 +209,12 @@ def drift_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "access_requests/drift_list.html",
-        {"page": page, "show": show, "stuck_removals": stuck},
+        {
+            "page": page,
+            "show": show,
+            "stuck_removals": stuck,
+            "managed_resources": reconciliation.managed_resources(),
+        },
     )
 
 
@@ -270,5 +275,12 @@ def set_enforcement(request: HttpRequest, pk: int) -> HttpResponse:
             status=502 if preview.error else 200,
         )
     reconciliation.set_enforcement(resource, value, by=request.user, http_request=request)
-    messages.success(request, f"{resource.name}: {resource.get_enforcement_display().lower()}.")
+    if switching_on:
+        messages.success(
+            request,
+            f"{resource.name} is enforced. The portal is comparing it with Okta now and queues "
+            "the corrections; reload this page in a minute.",
+        )
+    else:
+        messages.success(request, f"{resource.name}: {resource.get_enforcement_display().lower()}.")
     return redirect("access_requests:drift_list")

@@ -1,0 +1,50 @@
+"""Where an admin switches a resource to enforce: only the drift page, which shows a dry run
+first, and never the admin site's change form."""
+
+import pytest
+
+from access_requests.models import Resource
+from access_requests.tests.personas import make_resource, make_user, sign_in
+from access_requests.tests.test_resource_settings import change_url, save_in_admin
+from audit.models import AuditEvent
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def portal_admin(client):
+    user = make_user("ada.admin", is_admin=True, is_staff=True, is_superuser=True)
+    sign_in(client, user)
+    return user
+
+
+def test_admin_form_shows_enforcement_read_only(client, portal_admin):
+    resource = make_resource("GitHub Developers")
+
+    page = client.get(change_url(resource)).content.decode()
+
+    assert 'name="enforcement"' not in page
+    assert "Report drift only. Change it on the" in page
+    assert '<a href="/drift/#enforcement">drift page</a>' in page
+
+
+def test_admin_form_cannot_enforce(client, portal_admin):
+    resource = make_resource("GitHub Developers")
+
+    response = save_in_admin(client, resource, enforcement=Resource.Enforcement.ENFORCE)
+
+    assert response.status_code == 302
+    resource.refresh_from_db()
+    assert resource.enforcement == Resource.Enforcement.REPORT_ONLY
+    assert not AuditEvent.objects.filter(action="resource.updated").exists()
+
+
+def test_drift_page_lists_resources_without_drift(client, portal_admin):
+    managed = make_resource("GitHub Developers")
+    unmanaged = make_resource("Old Wiki", requestable=False)
+
+    page = client.get("/drift/").content.decode()
+
+    assert 'id="enforcement"' in page
+    assert f'action="/drift/resources/{managed.pk}/enforcement/"' in page
+    assert f'action="/drift/resources/{unmanaged.pk}/enforcement/"' not in page
