@@ -1,6 +1,7 @@
-"""Approval rules: preset durations counted from the approval, end dates that pass while a
-request waits, two different approvers for "manager, then owners", and the messages an
-approver gets for requests that are no longer pending."""
+"""Approval rules and the pages around them: preset durations counted from the approval, end
+dates that pass while a request waits, two different approvers for "manager, then owners", the
+messages for requests that are no longer pending, request form input, the live request page,
+extensions in the inbox and e-mail, times in the user's time zone, and owners' renewals."""
 
 import datetime
 
