@@ -42,9 +42,7 @@ def begin_removal(grant: Grant, *, actor, reason: str, http_request=None) -> Gra
     passed when the removal started, else as revoked.
     """
     if grant.status not in REMOVABLE:
-        raise errors.NotRevocable(
-            f"This access cannot be removed: it is {grant.status_text}."
-        )
+        raise errors.NotRevocable(f"This access cannot be removed: it is {grant.status_text}.")
     grant.revoke_reason = reason
     # An add still waiting for a worker is dropped. An add already in flight could land after
     # the removal, so the removal waits until that claim has timed out.
