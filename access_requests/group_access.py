@@ -22,13 +22,11 @@ ENDED_GRANT_STATUSES = (Grant.Status.REVOKED, Grant.Status.EXPIRED)
 def current_memberships() -> QuerySet[GroupMembership]:
     """Memberships from the last catalog sync, less those a portal grant has ended since.
 
-    A grant that ends removes the user from the group in Okta, unless the grant recorded
-    access that pre-existed, which stays in Okta.
+    A grant that ends removes the user from the group in Okta, pre-existing grants included.
     """
     ended_since_sync = Grant.objects.filter(
         user=OuterRef("user"),
         resource=OuterRef("group"),
-        pre_existing=False,
         status__in=ENDED_GRANT_STATUSES,
         updated_at__gt=OuterRef("synced_at"),
     )

@@ -202,7 +202,7 @@ def test_grant_ended_after_sync_hides_membership():
 
 
 @pytest.mark.django_db
-def test_pre_existing_grant_end_keeps_membership():
+def test_pre_existing_grant_end_hides_membership():
     app, group = make_app_with_group()
     user = make_user("ana.lima")
     synced_at = timezone.now() - datetime.timedelta(minutes=30)
@@ -210,7 +210,7 @@ def test_pre_existing_grant_end_keeps_membership():
 
     Grant.objects.create(user=user, resource=group, status=Grant.Status.REVOKED, pre_existing=True)
 
-    assert group_access.groups_giving_app(user, app) == [group]
+    assert group_access.groups_giving_app(user, app) == []
 
 
 @pytest.mark.django_db
