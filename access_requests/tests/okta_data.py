@@ -1,5 +1,6 @@
 """Reading the test emulator's org over its HTTP API, and mirroring its users in the portal."""
 
+import datetime
 import re
 from collections import Counter
 from urllib.parse import quote, urlsplit
@@ -79,15 +80,23 @@ def emulator_now(okta_org) -> str:
     return okta_org.request("GET", "/_emulator/clock").json()["now"]
 
 
+def log_events(okta_org, since: str, event_type: str) -> list[dict]:
+    """Return the System Log events of `event_type` published from `since` until now."""
+    # `until` is exclusive and has millisecond precision, so an event published in the same
+    # millisecond as "now" would be left out: end the range one millisecond later.
+    now = datetime.datetime.fromisoformat(emulator_now(okta_org).replace("Z", "+00:00"))
+    until = (now + datetime.timedelta(milliseconds=1)).isoformat(timespec="milliseconds")
+    event_filter = quote(f'eventType eq "{event_type}"')
+    # With `until`, the last page has no next link; a poll without it always has one.
+    return get_all(
+        okta_org,
+        f"/api/v1/logs?since={quote(since)}&until={quote(until)}&filter={event_filter}&limit=1000",
+    )
+
+
 def membership_adds(okta_org, since: str) -> Counter:
     """Count group.user_membership.add events per (user id, group id) since `since`."""
-    event_filter = quote('eventType eq "group.user_membership.add"')
-    # With `until`, the last page has no next link; a poll without it always has one.
-    until = quote(emulator_now(okta_org))
-    events = get_all(
-        okta_org,
-        f"/api/v1/logs?since={quote(since)}&until={until}&filter={event_filter}&limit=1000",
-    )
+    events = log_events(okta_org, since, "group.user_membership.add")
     counts = Counter()
     for event in events:
         user = next(target["id"] for target in event["target"] if target["type"] == "User")

@@ -2,7 +2,6 @@
 access, enforce needs a confirmed dry run, and admins are never removed by enforcement."""
 
 import json
-from urllib.parse import quote
 
 import pytest
 from django.conf import settings as django_settings
@@ -222,11 +221,7 @@ def test_hook_addition_before_baseline_is_drift(client, transactional_db, okta_s
     resource = okta_data.group_resource(group, baseline_taken_at=None)
     since = okta_data.emulator_now(okta_org)
     add_member(okta_org, group["id"], late.okta_id)
-    until = quote(okta_data.emulator_now(okta_org))
-    query = quote('eventType eq "group.user_membership.add"')
-    (added,) = okta_data.get_all(
-        okta_org, f"/api/v1/logs?since={quote(since)}&until={until}&filter={query}&limit=1000"
-    )
+    (added,) = okta_data.log_events(okta_org, since, "group.user_membership.add")
 
     delivered = client.post(
         "/hooks/okta/",

@@ -2,7 +2,6 @@
 
 import json
 import os
-from urllib.parse import quote
 
 import pytest
 from django.core.cache import cache
@@ -40,14 +39,6 @@ def post(client, body, secret=SECRET):
 
 def delivery(*events):
     return {"eventType": "com.okta.event_hook", "data": {"events": list(events)}}
-
-
-def log_events(okta_org, since, event_type):
-    until = quote(okta_data.emulator_now(okta_org))
-    query = quote(f'eventType eq "{event_type}"')
-    return okta_data.get_all(
-        okta_org, f"/api/v1/logs?since={quote(since)}&until={until}&filter={query}&limit=1000"
-    )
 
 
 def test_verification_get_returns_the_challenge(client, hook_settings):
@@ -101,8 +92,8 @@ def test_stale_add_after_remove_ignored(client, db, okta_org, hook_settings):
     since = okta_data.emulator_now(okta_org)
     add_member(okta_org, group["id"], user["id"])
     okta_org.request("DELETE", f"/api/v1/groups/{group['id']}/users/{user['id']}")
-    (added,) = log_events(okta_org, since, "group.user_membership.add")
-    (removed,) = log_events(okta_org, since, "group.user_membership.remove")
+    (added,) = okta_data.log_events(okta_org, since, "group.user_membership.add")
+    (removed,) = okta_data.log_events(okta_org, since, "group.user_membership.remove")
     assert added["published"] < removed["published"]
 
     assert post(client, delivery(removed)).status_code == 200
@@ -123,7 +114,7 @@ def test_deactivation_event_offboards_the_user(client, db, okta_org, hook_settin
     grant = active_grant(okta_org, holder, resource)
     since = okta_data.emulator_now(okta_org)
     okta_org.request("POST", f"/api/v1/users/{holder.okta_id}/lifecycle/deactivate")
-    (deactivated,) = log_events(okta_org, since, "user.lifecycle.deactivate")
+    (deactivated,) = okta_data.log_events(okta_org, since, "user.lifecycle.deactivate")
 
     assert post(client, delivery(deactivated)).json() == {"received": 1, "new": 1}
     assert event_hooks.apply_pending_events() == 1
@@ -232,7 +223,7 @@ def test_admin_group_removal_ends_admin_rights(client, db, okta_org, hook_settin
 
     since = okta_data.emulator_now(okta_org)
     okta_org.request("DELETE", f"/api/v1/groups/{group['id']}/users/{member_id}")
-    (removed,) = log_events(okta_org, since, "group.user_membership.remove")
+    (removed,) = okta_data.log_events(okta_org, since, "group.user_membership.remove")
     assert post(client, delivery(removed)).status_code == 200
     event_hooks.apply_pending_events()
 
@@ -255,7 +246,7 @@ def test_admin_group_addition_grants_admin_rights(client, db, okta_org, hook_set
 
     since = okta_data.emulator_now(okta_org)
     add_member(okta_org, group["id"], user.okta_id)
-    (added,) = log_events(okta_org, since, "group.user_membership.add")
+    (added,) = okta_data.log_events(okta_org, since, "group.user_membership.add")
     assert post(client, delivery(added)).status_code == 200
     event_hooks.apply_pending_events()
 
@@ -279,7 +270,10 @@ def test_other_group_change_keeps_admin_rights(client, db, okta_org, hook_settin
     add_member(okta_org, group["id"], admin.okta_id)
     okta_org.request("DELETE", f"/api/v1/groups/{group['id']}/users/{admin.okta_id}")
     for event_type in ("group.user_membership.add", "group.user_membership.remove"):
-        assert post(client, delivery(*log_events(okta_org, since, event_type))).status_code == 200
+        assert (
+            post(client, delivery(*okta_data.log_events(okta_org, since, event_type))).status_code
+            == 200
+        )
     event_hooks.apply_pending_events()
 
     admin.refresh_from_db()
