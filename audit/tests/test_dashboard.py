@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from access_requests.models import AccessRequest, Drift, Grant, OktaOperation
 from audit import dashboard
+from audit.templatetags.durations import readable_duration
 from audit.tests.conftest import record_at
 
 pytestmark = pytest.mark.django_db
@@ -122,3 +123,31 @@ def test_dashboard_lists_drift(client, personas, resource):
     content = response.content.decode()
     assert "1 finding (in okta without a grant: 1); 1 open now." in content
     assert "00uextra on Finance reports" in content
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        (datetime.timedelta(seconds=0.2), "under 1 s"),
+        (datetime.timedelta(seconds=22.755139), "23 s"),
+        (datetime.timedelta(seconds=59.7), "1 min"),
+        (datetime.timedelta(minutes=4, seconds=10.2), "4 min 10 s"),
+        (datetime.timedelta(minutes=59, seconds=59.8), "1 h"),
+        (datetime.timedelta(hours=3, minutes=5, seconds=20), "3 h 5 min"),
+        (datetime.timedelta(hours=23, minutes=59, seconds=50), "1 d"),
+        (datetime.timedelta(days=2, hours=4, minutes=10), "2 d 4 h"),
+        (datetime.timedelta(days=40), "40 d"),
+        (datetime.timedelta(seconds=-5), "-5 s"),
+        (None, ""),
+    ],
+)
+def test_readable_duration(value, expected):
+    assert readable_duration(value) == expected
+
+
+def test_dashboard_shows_readable_durations(client, activity, personas):
+    client.force_login(personas["admin"])
+    response = client.get(reverse("audit:dashboard"))
+    content = response.content.decode()
+    assert "median 1 h, 90th percentile 10 h (2 requests)" in content
+    assert "1:00:00" not in content
