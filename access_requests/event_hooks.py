@@ -19,6 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from access_requests import group_access
 from access_requests.models import HookEvent, ObservedAccess, Resource
 from access_requests.services import offboarding, reconciliation
 from accounts import services as account_services
@@ -46,14 +47,25 @@ STATUS_PAIR = "status"
 # Events stored longer than this without being applied lost their task message; the
 # periodic run picks them up.
 RESEND_AFTER = datetime.timedelta(seconds=30)
+# How far an event's `published` time may lie ahead of the portal's clock. A later time would
+# make every real event for that user and resource look older, so they would change nothing.
+MAX_CLOCK_SKEW = datetime.timedelta(minutes=5)
+# Column lengths of HookEvent, checked before the insert so that PostgreSQL never rejects it.
+MAX_UUID_LENGTH = HookEvent._meta.get_field("uuid").max_length
+MAX_EVENT_TYPE_LENGTH = HookEvent._meta.get_field("event_type").max_length
 
 
 class InvalidDelivery(ValueError):
     """The body is not an Okta event hook delivery; the message names the invalid part."""
 
 
-def parse_delivery(body: object) -> list[HookEvent]:
-    """Return unsaved HookEvents for the events of one delivery body (decoded JSON)."""
+def parse_delivery(body: object, now: datetime.datetime | None = None) -> list[HookEvent]:
+    """Return unsaved HookEvents for the events of one delivery body (decoded JSON).
+
+    Raises InvalidDelivery for the first invalid event, so that no event of the delivery is
+    stored.
+    """
+    now = now or timezone.now()
     if not isinstance(body, dict):
         raise InvalidDelivery("The body must be a JSON object.")
     events = (body.get("data") or {}).get("events") if isinstance(body.get("data"), dict) else None
@@ -67,11 +79,27 @@ def parse_delivery(body: object) -> list[HookEvent]:
         published = parse_datetime(event.get("published") or "")
         if not isinstance(uuid, str) or not uuid:
             raise InvalidDelivery(f"Event {position} has no uuid.")
+        if len(uuid) > MAX_UUID_LENGTH:
+            raise InvalidDelivery(
+                f"Event {position} has a uuid of {len(uuid)} characters; "
+                f"the maximum is {MAX_UUID_LENGTH}."
+            )
         if not isinstance(event_type, str) or not event_type:
             raise InvalidDelivery(f"Event {uuid} has no eventType.")
+        if len(event_type) > MAX_EVENT_TYPE_LENGTH:
+            raise InvalidDelivery(
+                f"Event {uuid} has an eventType of {len(event_type)} characters; "
+                f"the maximum is {MAX_EVENT_TYPE_LENGTH}."
+            )
         if published is None or timezone.is_naive(published):
             raise InvalidDelivery(
                 f"Event {uuid} has no valid published time with a time zone: {event.get('published')!r}."
+            )
+        if published > now + MAX_CLOCK_SKEW:
+            raise InvalidDelivery(
+                f"Event {uuid} is published at {published.isoformat()}, more than "
+                f"{int(MAX_CLOCK_SKEW.total_seconds() // 60)} minutes after the portal's time "
+                f"{now.isoformat()}. Check the clocks of Okta's sender and the portal."
             )
         parsed.append(
             HookEvent(uuid=uuid, event_type=event_type, published=published, payload=event)
@@ -166,6 +194,7 @@ def _apply(event: HookEvent, departed: set) -> str:
         if target_type == "UserGroup":
             if _is_admin_group(targets, resource_id):
                 _apply_admin_membership(user_id, present)
+            group_access.apply_membership_event(user_id, resource_id, present)
             _check_drift(user_id, resource_id, present, event.published)
         return "applied"
     if event.event_type in LIFECYCLE_EVENTS:

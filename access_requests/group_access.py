@@ -2,12 +2,15 @@
 
 Okta gives an app to every member of a group assigned to it (assignment scope GROUP). The
 catalog sync copies each app's assigned groups (AppGroupAssignment) and those groups' members
-(GroupMembership). A user counts as a member of such a group when the last sync listed them
-and no portal grant of theirs on the group has ended since, or when they hold an active portal
-grant on the group.
+(GroupMembership), and the event hook adds and removes members between syncs. A user counts
+as a member of such a group when the last sync or a later membership event listed them and no
+portal grant of theirs on the group has ended since, or when they hold an active portal grant
+on the group.
 """
 
+from django.contrib.auth import get_user_model
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.utils import timezone
 
 from access_requests.models import AppGroupAssignment, Grant, GroupMembership, Resource
 
@@ -31,6 +34,28 @@ def current_memberships() -> QuerySet[GroupMembership]:
         updated_at__gt=OuterRef("synced_at"),
     )
     return GroupMembership.objects.exclude(Exists(ended_since_sync))
+
+
+def apply_membership_event(user_okta_id: str, group_okta_id: str, present: bool) -> None:
+    """Add or remove the user's GroupMembership for an Okta membership event, so that app
+    access through the group follows the event and not only the next catalog sync.
+
+    Only groups that the last sync found assigned to an app keep memberships, and users
+    without a portal account get no row, as in the sync.
+    """
+    group = Resource.objects.filter(okta_id=group_okta_id, kind=Resource.Kind.GROUP).first()
+    user = get_user_model().objects.filter(okta_id=user_okta_id).first()
+    if group is None or user is None:
+        return
+    if not present:
+        GroupMembership.objects.filter(group=group, user=user).delete()
+        return
+    if AppGroupAssignment.objects.filter(group=group).exists():
+        # synced_at is now, so a portal grant on the group that ended before this event no
+        # longer hides the membership (see current_memberships).
+        GroupMembership.objects.update_or_create(
+            group=group, user=user, defaults={"synced_at": timezone.now()}
+        )
 
 
 def groups_giving_app(user, app: Resource) -> list[Resource]:

@@ -211,6 +211,17 @@ class AccessRequest(models.Model):
     def end_if_approved_now(self) -> datetime.datetime | None:
         return self.end_if_approved_at(timezone.now())
 
+    def extension_is_overtaken(self, current_end: datetime.datetime | None) -> bool:
+        """Whether this extension would not move `current_end`, the extended grant's end, later.
+
+        True when the grant has no end, or already ends at or after the end asked for (say after
+        an owner renewed it), because approving the extension would then shorten the access.
+        An extension that asks for no end is never overtaken by a grant that has one.
+        """
+        if current_end is None:
+            return True
+        return self.requested_ends_at is not None and self.requested_ends_at <= current_end
+
     @property
     def requested_end_has_passed(self) -> bool:
         """Whether the request names an end that is already past, so it can no longer be approved."""

@@ -74,13 +74,18 @@ def decide_step(
             .get(pk=step.request_id)
         )
         locked = ApprovalStep.objects.select_for_update(no_key=True).get(pk=step.pk)
+        extended_grant = None
         if request_obj.extends_grant_id is not None:
             # The last approval moves this grant's end. Every row lock comes before the first
             # audit event (see audit.services.record_event), so it is locked now.
-            Grant.objects.select_for_update(no_key=True).filter(
-                pk=request_obj.extends_grant_id
-            ).first()
+            extended_grant = (
+                Grant.objects.select_for_update(no_key=True)
+                .filter(pk=request_obj.extends_grant_id)
+                .first()
+            )
         _check_decision(request_obj, locked, by=by, approve=approve, comment=comment)
+        if approve and extended_grant is not None and extended_grant.status == Grant.Status.ACTIVE:
+            _check_extension_still_extends(request_obj, extended_grant)
 
         locked.status = Status.APPROVED if approve else Status.DENIED
         locked.decided_by = by
@@ -155,6 +160,26 @@ def _check_decision(
             "cannot be approved. Deny it with a comment, and the requester can ask again with "
             "a later end date."
         )
+
+
+def _check_extension_still_extends(request_obj: AccessRequest, grant: Grant) -> None:
+    """Raise NotExtendable when approving the extension would not move the grant's end later."""
+    if not request_obj.extension_is_overtaken(grant.ends_at):
+        return
+    requested_end = request_obj.requested_ends_at
+    if requested_end is None:
+        requested_text = "with no end date"
+    else:
+        requested_text = f"until {requested_end:%Y-%m-%d %H:%M} UTC"
+    if grant.ends_at is None:
+        current = "has no end date"
+    else:
+        current = f"already lasts until {grant.ends_at:%Y-%m-%d %H:%M} UTC"
+    raise errors.NotExtendable(
+        f"This extension asks for access {requested_text}, but the access {current} (an owner "
+        "or admin may have renewed it since), so approving it would not make the access last "
+        "any longer. Deny it with a comment that says the access already lasts that long."
+    )
 
 
 def _earlier_deciders(step: ApprovalStep) -> set:

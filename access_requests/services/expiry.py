@@ -18,6 +18,7 @@ from django.utils import timezone
 from access_requests import errors, notifications
 from access_requests.models import AccessRequest, ExpiryReminder, Grant
 from access_requests.services import approvals, revocation
+from access_requests.services import requests as requests_service
 from access_requests.services.events import record
 from access_requests.services.requests import (
     _check_end,
@@ -239,6 +240,7 @@ def renew_grant(grant: Grant, *, by, days: int, http_request=None) -> Grant:
     """Push the end of a grant `days` days past its end (or now, if later), for an owner or admin.
 
     The new end may be at most max_duration_days(resource) days from now, as for an extension.
+    Pending extensions that the new end already reaches are cancelled after commit.
     """
     if days < 1:
         raise errors.InvalidDuration("Renew for at least one day.")
@@ -265,6 +267,11 @@ def renew_grant(grant: Grant, *, by, days: int, http_request=None) -> Grant:
         locked.save(update_fields=["ends_at", "updated_at"])
         # The reminders start over for the new end date.
         locked.reminders.all().delete()
+        # After commit, because cancelling locks each request before its grant, the order
+        # decide_step uses, and this transaction already holds the grant.
+        transaction.on_commit(
+            functools.partial(requests_service.cancel_overtaken_extensions, locked.pk)
+        )
         record(
             "grant.extended",
             actor=by,

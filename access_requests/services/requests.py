@@ -8,6 +8,7 @@ import zoneinfo
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from access_requests import errors, group_access, notifications
@@ -157,7 +158,8 @@ def cancel_request(request_obj: AccessRequest, *, by, http_request=None) -> Acce
 def expire_pending_requests(now: datetime.datetime | None = None) -> int:
     """Expire requests pending for longer than PORTAL_REQUEST_EXPIRY_DAYS; return how many.
 
-    Also cancels pending extensions of grants that are no longer active.
+    Also cancels pending extensions of grants that are no longer active, and those whose
+    grant already ends at or after the requested end.
     """
     now = now or timezone.now()
     cutoff = now - datetime.timedelta(days=expiry_days())
@@ -184,6 +186,7 @@ def expire_pending_requests(now: datetime.datetime | None = None) -> int:
     # Removals cancel their grant's extensions after commit. This catches any that a process
     # stopped before doing so.
     cancel_extensions_of_ended_grants()
+    cancel_overtaken_extensions()
     return expired
 
 
@@ -230,6 +233,81 @@ def cancel_extensions_of_ended_grants(grant_id: int | None = None) -> int:
     if cancelled:
         logger.info("Cancelled %d pending extensions of grants no longer active", cancelled)
     return cancelled
+
+
+def cancel_overtaken_extensions(grant_id: int | None = None) -> int:
+    """Cancel pending extensions whose requested end the active grant already reaches.
+
+    An owner's renewal can move a grant's end past a pending extension's requested end, and
+    approving that extension would then shorten the access. Checks one grant, or every grant
+    when `grant_id` is None. Each request is locked before its grant, the order decide_step
+    uses. Returns how many requests were cancelled.
+    """
+    pending = AccessRequest.objects.filter(
+        status=AccessRequest.Status.PENDING,
+        extends_grant__status=Grant.Status.ACTIVE,
+    )
+    if grant_id is not None:
+        pending = pending.filter(extends_grant_id=grant_id)
+    else:
+        # The filter narrows the scan in SQL, and extension_is_overtaken decides under the locks.
+        pending = pending.filter(
+            Q(extends_grant__ends_at__isnull=True)
+            | Q(requested_ends_at__lte=F("extends_grant__ends_at"))
+        )
+    cancelled = 0
+    for pk in pending.values_list("pk", flat=True):
+        with transaction.atomic():
+            locked = (
+                AccessRequest.objects.select_for_update(no_key=True, of=("self",))
+                .select_related("resource")
+                .filter(pk=pk)
+                .first()
+            )
+            if locked is None or not locked.is_open:
+                continue
+            grant = (
+                Grant.objects.select_for_update(no_key=True)
+                .filter(pk=locked.extends_grant_id)
+                .first()
+            )
+            if grant is None or grant.status != Grant.Status.ACTIVE:
+                continue
+            if not locked.extension_is_overtaken(grant.ends_at):
+                continue
+            reason = _overtaken_reason(locked, grant)
+            _close(locked, AccessRequest.Status.CANCELLED, reason)
+            record(
+                "request.cancelled",
+                actor=None,
+                target=locked,
+                access_request=locked,
+                payload={"reason": reason, "extends_grant": grant.pk},
+            )
+            transaction.on_commit(functools.partial(notifications.request_decided, locked.pk))
+            cancelled += 1
+    if cancelled:
+        logger.info(
+            "Cancelled %d pending extensions that their grant's end already passes", cancelled
+        )
+    return cancelled
+
+
+def _overtaken_reason(request_obj: AccessRequest, grant: Grant) -> str:
+    if grant.ends_at is None:
+        current = "now has no end date"
+    else:
+        current = f"now lasts until {grant.ends_at:%Y-%m-%d %H:%M} UTC"
+    requested_end = request_obj.requested_ends_at
+    if requested_end is None:
+        requested_text = "no end date"
+    else:
+        requested_text = f"{requested_end:%Y-%m-%d %H:%M} UTC"
+    return (
+        f"Cancelled: your access to {request_obj.resource.name} {current}, which is already "
+        f"at or past the end this extension asked for ({requested_text}), so it is no longer "
+        "needed. Ask for a new extension if you need the access for longer."
+    )
 
 
 def _close(request_obj: AccessRequest, status: str, reason: str) -> None:

@@ -379,6 +379,82 @@ def test_renewals_cannot_pass_maximum(cast):
     assert grant.ends_at == first.ends_at
 
 
+def extend(grant, days: int) -> AccessRequest:
+    from access_requests.services import expiry
+
+    access_request, created = expiry.request_extension(
+        grant,
+        by=grant.user,
+        ends_at=grant.ends_at + datetime.timedelta(days=days),
+        justification="Project runs longer.",
+    )
+    assert created
+    return access_request
+
+
+def test_renewal_cancels_overtaken_extension(cast, django_capture_on_commit_callbacks):
+    from access_requests.services import expiry
+
+    extension = extend(cast.active_grant, days=10)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        renewed = expiry.renew_grant(cast.active_grant, by=cast.owner, days=30)
+
+    extension.refresh_from_db()
+    assert extension.status == AccessRequest.Status.CANCELLED
+    assert "already at or past the end this extension asked for" in extension.closed_reason
+    assert f"{renewed.ends_at:%Y-%m-%d %H:%M} UTC" in extension.closed_reason
+    assert not extension.steps.filter(status__in=ApprovalStep.OPEN).exists()
+
+
+def test_short_renewal_keeps_extension(cast, django_capture_on_commit_callbacks):
+    from access_requests.services import expiry
+
+    extension = extend(cast.active_grant, days=10)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        expiry.renew_grant(cast.active_grant, by=cast.owner, days=3)
+
+    extension.refresh_from_db()
+    assert extension.status == AccessRequest.Status.PENDING
+
+
+def test_overtaken_extension_approval_rejected(client, cast):
+    grant = cast.active_grant
+    extension = extend(grant, days=10)
+    # A renewal made before renewals cancelled overtaken extensions, or one racing this approval.
+    later_end = extension.requested_ends_at + datetime.timedelta(days=3)
+    Grant.objects.filter(pk=grant.pk).update(ends_at=later_end)
+    sign_in(client, cast.manager)
+
+    response = client.post(
+        reverse("access_requests:decide_step", args=[waiting_step(extension).pk]),
+        {"decision": "approve"},
+    )
+
+    assert response.status_code == 302
+    content = client.get(reverse("access_requests:inbox")).content.decode()
+    assert "would not make the access last any longer" in content
+    grant.refresh_from_db()
+    assert grant.ends_at == later_end
+    extension.refresh_from_db()
+    assert extension.status == AccessRequest.Status.PENDING
+    assert waiting_step(extension).kind == Kind.MANAGER
+
+
+def test_sweep_cancels_overtaken_extension(cast):
+    from access_requests.services.requests import expire_pending_requests
+
+    extension = extend(cast.active_grant, days=10)
+    Grant.objects.filter(pk=cast.active_grant.pk).update(ends_at=None)
+
+    expire_pending_requests()
+
+    extension.refresh_from_db()
+    assert extension.status == AccessRequest.Status.CANCELLED
+    assert "now has no end date" in extension.closed_reason
+
+
 def test_second_revoke_error_shown_once(client, cast):
     sign_in(client, cast.owner)
     url = reverse("access_requests:revoke_grant", args=[cast.revoking_grant.pk])

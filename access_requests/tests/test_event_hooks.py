@@ -1,5 +1,6 @@
 """Okta event hooks: the endpoint, de-duplication, ordering, and delivery by the emulator."""
 
+import datetime
 import json
 import os
 
@@ -7,6 +8,7 @@ import pytest
 from django.core.cache import cache
 from django.core.management import call_command
 from django.urls import reverse
+from django.utils import timezone
 
 from access_requests import event_hooks
 from access_requests.models import Drift, Grant, HookEvent, ObservedAccess, OktaOperation
@@ -279,3 +281,51 @@ def test_other_group_change_keeps_admin_rights(client, db, okta_org, hook_settin
     admin.refresh_from_db()
     assert admin.is_admin is True
     assert not AuditEvent.objects.filter(action="user.role_changed").exists()
+
+
+def test_future_published_event_rejected(client, db, hook_settings, caplog):
+    event = {
+        "uuid": "future-1",
+        "eventType": "group.user_membership.remove",
+        "published": "9999-12-31T23:59:59.000Z",
+    }
+
+    response = post(client, delivery(event))
+
+    assert response.status_code == 400
+    assert "9999-12-31" in response.json()["error"]
+    assert "more than 5 minutes after the portal's time" in response.json()["error"]
+    assert "future-1" in caplog.text
+    assert not HookEvent.objects.exists()
+
+
+def test_published_within_clock_skew_accepted(client, db, hook_settings):
+    soon = timezone.now() + datetime.timedelta(minutes=2)
+    event = {"uuid": "soon-1", "eventType": "x", "published": soon.isoformat()}
+
+    assert post(client, delivery(event)).status_code == 200
+    assert HookEvent.objects.filter(uuid="soon-1").exists()
+
+
+@pytest.mark.parametrize(
+    ("field", "message"),
+    [("uuid", "a uuid of 65 characters; the maximum is 64"), ("eventType", "the maximum is 128")],
+)
+def test_too_long_field_rejected(client, db, hook_settings, field, message):
+    event = {"uuid": "u1", "eventType": "x", "published": "2026-01-01T00:00:00Z"}
+    event[field] = "a" * (65 if field == "uuid" else 129)
+
+    response = post(client, delivery(event))
+
+    assert response.status_code == 400
+    assert message in response.json()["error"]
+    assert not HookEvent.objects.exists()
+
+
+def test_oversized_body_gets_json_413(client, db, hook_settings, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 100
+
+    response = post(client, delivery(*[{"uuid": str(n)} for n in range(50)]))
+
+    assert response.status_code == 413
+    assert "larger than 100 bytes" in response.json()["error"]

@@ -8,13 +8,15 @@ and Zoe Turner is a member of Salesforce Users.
 import csv
 import datetime
 import io
+import json
 
 import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from access_requests import errors, group_access, services
+from access_requests import errors, event_hooks, group_access, services
 from access_requests.models import AppGroupAssignment, Grant, GroupMembership, Resource
+from access_requests.tests import okta_data
 from access_requests.tests.personas import make_user, sign_in
 from accounts.models import User
 from accounts.sync import sync_users
@@ -24,6 +26,7 @@ from audit.models import AuditEvent
 SALESFORCE = "0oaP8smL336o2yIj5vXy"
 ZOE_LOGIN = "zoe.turner@example.com"
 WEEK = datetime.timedelta(days=7)
+HOOK_SECRET = "hook-secret-for-tests"
 
 
 def sync_org() -> tuple[Resource, User]:
@@ -236,3 +239,54 @@ def test_report_index_mentions_group_access(client):
 
     assert page.status_code == 200
     assert "through an Okta group assignment" in page.content.decode()
+
+
+# --- Event hook membership events ------------------------------------------------------------
+
+
+def deliver_hook_event(client, event: dict) -> None:
+    """Post one System Log event to the hook endpoint and apply it, as the worker would."""
+    response = client.post(
+        "/hooks/okta/",
+        json.dumps({"eventType": "com.okta.event_hook", "data": {"events": [event]}}),
+        content_type="application/json",
+        headers={"Authorization": HOOK_SECRET},
+    )
+    assert response.status_code == 200, response.content
+    event_hooks.apply_pending_events()
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_membership_events_update_app_access(okta_settings, settings, client):
+    settings.PORTAL_EVENT_HOOK_SECRET = HOOK_SECRET
+    settings.PORTAL_EVENT_HOOK_HEADER = "Authorization"
+    salesforce, zoe = sync_org()
+    group = Resource.objects.get(name="Salesforce Users", kind=Resource.Kind.GROUP)
+    path = f"/api/v1/groups/{group.okta_id}/users/{zoe.okta_id}"
+
+    since = okta_data.emulator_now(okta_settings)
+    okta_settings.request("DELETE", path)
+    (removed,) = okta_data.log_events(okta_settings, since, "group.user_membership.remove")
+    deliver_hook_event(client, removed)
+
+    assert not GroupMembership.objects.filter(group=group, user=zoe).exists()
+    assert group_access.groups_giving_app(zoe, salesforce) == []
+
+    since = okta_data.emulator_now(okta_settings)
+    okta_settings.request("PUT", path)
+    (added,) = okta_data.log_events(okta_settings, since, "group.user_membership.add")
+    deliver_hook_event(client, added)
+
+    assert GroupMembership.objects.filter(group=group, user=zoe).exists()
+    assert group_access.groups_giving_app(zoe, salesforce) == [group]
+
+
+@pytest.mark.django_db
+def test_membership_event_skips_unassigned_group():
+    user = make_user("dana")
+    group = Resource.objects.create(okta_id="00gplain", kind=Resource.Kind.GROUP, name="Plain")
+
+    group_access.apply_membership_event(user.okta_id, group.okta_id, True)
+
+    assert not GroupMembership.objects.exists()

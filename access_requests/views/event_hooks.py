@@ -11,6 +11,7 @@ import logging
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
@@ -48,13 +49,24 @@ def okta_event_hook(request: HttpRequest) -> HttpResponse:
         return JsonResponse({"verification": challenge})
 
     try:
-        body = json.loads(request.body)
+        raw_body = request.body
+    except RequestDataTooBig:
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        logger.warning("Rejected an event hook delivery larger than %s bytes", limit)
+        return _error(
+            413,
+            f"The body is larger than {limit} bytes (DATA_UPLOAD_MAX_MEMORY_SIZE). "
+            "Send the events in smaller deliveries.",
+        )
+    try:
+        body = json.loads(raw_body)
     except ValueError:
         return _error(400, "The body is not valid JSON.")
     try:
         events = event_hooks.parse_delivery(body)
     except event_hooks.InvalidDelivery as error:
         # A 4xx: Okta does not retry it, which is right for a body that will never parse.
+        logger.warning("Rejected an event hook delivery: %s", error)
         return _error(400, str(error))
     stored = event_hooks.store_delivery(events, http_request=request)
     return JsonResponse({"received": len(events), "new": stored})
