@@ -81,15 +81,15 @@ def parse_delivery(body: object, now: datetime.datetime | None = None) -> list[H
             raise InvalidDelivery(f"Event {position} has no uuid.")
         if len(uuid) > MAX_UUID_LENGTH:
             raise InvalidDelivery(
-                f"Event {position} has a uuid of {len(uuid)} characters; "
-                f"the maximum is {MAX_UUID_LENGTH}."
+                f"Event {position} has a uuid of {len(uuid)} characters, "
+                f"more than the maximum of {MAX_UUID_LENGTH}."
             )
         if not isinstance(event_type, str) or not event_type:
             raise InvalidDelivery(f"Event {uuid} has no eventType.")
         if len(event_type) > MAX_EVENT_TYPE_LENGTH:
             raise InvalidDelivery(
-                f"Event {uuid} has an eventType of {len(event_type)} characters; "
-                f"the maximum is {MAX_EVENT_TYPE_LENGTH}."
+                f"Event {uuid} has an eventType of {len(event_type)} characters, "
+                f"more than the maximum of {MAX_EVENT_TYPE_LENGTH}."
             )
         if published is None or timezone.is_naive(published):
             raise InvalidDelivery(
