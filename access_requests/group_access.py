@@ -82,29 +82,35 @@ def describe_groups(groups: list[Resource]) -> str:
     return f"the {', '.join(names[:-1])} and {names[-1]} groups"
 
 
-def app_access_through_groups() -> QuerySet:
+def app_access_through_groups(app: Resource | None = None) -> QuerySet:
     """Return one row per app, user and group through which the user has the app, sorted by
     app name, user login and group name.
 
     Each row is a dict with app_name, app_okta_id, user_login, user_okta_id and group_name.
-    Apps deleted or inactive in Okta are left out.
+    Apps deleted or inactive in Okta are left out. With `app`, only that app's rows are returned.
     """
-    synced = _through_group_rows(current_memberships(), group_path="group", user_path="user")
+    apps = _apps_giving_access()
+    if app is not None:
+        apps = apps.filter(pk=app.pk)
+    synced = _through_group_rows(current_memberships(), apps, group_path="group", user_path="user")
     granted = _through_group_rows(
         Grant.objects.filter(status__in=GROUP_GRANT_STATUSES, resource__kind=Resource.Kind.GROUP),
+        apps,
         group_path="resource",
         user_path="user",
     )
     return synced.union(granted).order_by("app_name", "user_login", "group_name")
 
 
-def _through_group_rows(queryset: QuerySet, *, group_path: str, user_path: str) -> QuerySet:
+def _through_group_rows(
+    queryset: QuerySet, apps: QuerySet[Resource], *, group_path: str, user_path: str
+) -> QuerySet:
     # Filtering first creates the one join to the app assignments, and values() reuses it:
     # a second filter() call on that multi-valued relation would join it again.
     app_path = f"{group_path}__app_assignments__app"
     return (
         queryset.order_by()
-        .filter(**{f"{app_path}__in": _apps_giving_access()})
+        .filter(**{f"{app_path}__in": apps})
         .values(
             app_name=F(f"{app_path}__name"),
             app_okta_id=F(f"{app_path}__okta_id"),

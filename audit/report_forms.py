@@ -1,6 +1,7 @@
 from django import forms
 from django.contrib.auth import get_user_model
 from django.db.models import Q
+from django.utils import timezone
 
 from access_requests.models import Resource
 from portal.dates import DayField
@@ -10,7 +11,29 @@ User = get_user_model()
 
 class AccessOnDayForm(forms.Form):
     resource = forms.CharField(help_text="Okta id or exact name of the group or app.")
-    day = DayField(help_text="YYYY-MM-DD, in the portal's time zone.")
+    day = DayField()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["day"].help_text = (
+            f"YYYY-MM-DD, today or earlier, in the portal's time zone "
+            f"({timezone.get_current_timezone_name()})."
+        )
+
+    def clean_day(self):
+        # Who will hold access on a future day is unknown, because a grant can still be
+        # revoked or extended before then, so planned ends are no forecast.
+        day = self.cleaned_data["day"]
+        today = timezone.localdate()
+        if day > today:
+            raise forms.ValidationError(
+                f"{day.isoformat()} is in the future (today is {today.isoformat()} in the "
+                f"portal's time zone, {timezone.get_current_timezone_name()}). This report "
+                "lists who had access on a past day or today. Enter one of those days, or see "
+                "the planned end of current access in the ends_at column of the current-access "
+                "report."
+            )
+        return day
 
     def clean_resource(self):
         text = self.cleaned_data["resource"].strip()

@@ -13,7 +13,9 @@ provisioning, and grants whose provisioning failed, never gave any.
 
 The current-access report also lists apps that users hold through an Okta group assignment,
 as known from the last catalog sync (access_requests.group_access). Those rows have no grant,
-and `through_group` names the group.
+and `through_group` names the group. The portal keeps only the current group memberships, not
+their history, so the access-on-day report lists such rows for today only. For an earlier day
+its `through_groups_listed` column is "no".
 
 The portal knows who holds a resource in Okta only from its first comparison with Okta, the
 baseline (`Resource.baseline_taken_at`, the `tracked_since` column). Access found then became
@@ -50,7 +52,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from access_requests import group_access
-from access_requests.models import AccessRequest, Grant
+from access_requests.models import AccessRequest, Grant, Resource
 from audit.models import AuditEvent
 
 ENDING_ACTIONS = ("grant.revoked", "grant.expired")
@@ -84,6 +86,9 @@ COLUMNS = (
 )
 CHANGE_COLUMNS = ("change", "at", *COLUMNS)
 CURRENT_ACCESS_COLUMNS = (*COLUMNS, "through_group")
+# `through_groups_listed` is "no" when the resource is an app and the day is before today, so
+# the rows leave out access through Okta group assignments.
+ACCESS_ON_DAY_COLUMNS = (*CURRENT_ACCESS_COLUMNS, "through_groups_listed")
 
 
 def grants_with_end() -> QuerySet[Grant]:
@@ -165,9 +170,48 @@ def current_access() -> QuerySet[Grant]:
     )
 
 
+def lists_groups_on_day(resource, day: datetime.date) -> bool:
+    """Return whether the access-on-day report can list access to `resource` through groups.
+
+    Only apps are given through group assignments, and group memberships are known as they
+    are now, so the report lists them for today only.
+    """
+    return resource.kind != Resource.Kind.APP or day == timezone.localdate()
+
+
 def access_on_day_rows(resource, day: datetime.date) -> Iterator[dict]:
+    """Rows of the grants on `day`, then, for an app on today, of access through groups."""
     _, end = day_bounds(day)
-    return grant_rows(access_on_day(resource, day), approvals_before=end)
+    listed = "yes" if lists_groups_on_day(resource, day) else "no"
+    grants = (
+        {**row, "through_group": "", "through_groups_listed": listed}
+        for row in grant_rows(access_on_day(resource, day), approvals_before=end)
+    )
+    if resource.kind != Resource.Kind.APP or listed == "no":
+        return grants
+    through_groups = (
+        {**_through_group_row(row), "through_groups_listed": listed}
+        for row in group_access.app_access_through_groups(resource).iterator(chunk_size=CHUNK_SIZE)
+    )
+    return heapq.merge(grants, through_groups, key=lambda row: row["user_login"])
+
+
+def through_group_note(resource, day: datetime.date) -> str:
+    """Return the access-on-day page's note on access through groups, or "" for a group."""
+    if resource.kind != Resource.Kind.APP:
+        return ""
+    if lists_groups_on_day(resource, day):
+        return (
+            f"Access to {resource.name} through Okta group assignments is listed as the portal "
+            "knows it now (rows with through_group), which can lag behind Okta until the next "
+            "catalog sync. Someone who left such a group earlier today is not listed."
+        )
+    return (
+        f"Access to {resource.name} through Okta group assignments is not listed: the portal "
+        "keeps only the current group memberships, not their history, so it cannot tell who "
+        f"was in the app's groups on {day.isoformat()}. Today's report and the current-access "
+        "report list it."
+    )
 
 
 def current_access_rows() -> Iterator[dict]:

@@ -197,9 +197,10 @@ def access_on_day(request: HttpRequest, file_format: str | None = None) -> HttpR
     rows = reports.access_on_day_rows(resource, day)
     title = f"Who had access to {resource.name} on {day.isoformat()}"
     filename = f"access-{resource.okta_id}-{day.isoformat()}"
-    note = reports.tracking_note(resource, day)
+    notes = (reports.tracking_note(resource, day), reports.through_group_note(resource, day))
+    note = " ".join(text for text in notes if text)
     return _report_response(
-        request, form, title, rows, reports.COLUMNS, file_format, filename, note=note
+        request, form, title, rows, reports.ACCESS_ON_DAY_COLUMNS, file_format, filename, note=note
     )
 
 

@@ -8,8 +8,15 @@ from dataclasses import dataclass, field
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
-from access_requests.models import AccessRequest, Grant, Resource
+from access_requests.models import (
+    AccessRequest,
+    AppGroupAssignment,
+    Grant,
+    GroupMembership,
+    Resource,
+)
 from audit import reports
 from audit.tests.conftest import record_at
 
@@ -308,7 +315,8 @@ def test_access_on_day_csv_export(client, scenario, resource, personas):
     rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
     expected = {scenario[case.name].pk for case in CASES if case.expected}
     assert {int(row["grant_id"]) for row in rows} == expected
-    assert list(rows[0]) == list(reports.COLUMNS)
+    assert list(rows[0]) == list(reports.ACCESS_ON_DAY_COLUMNS)
+    assert {row["through_groups_listed"] for row in rows} == {"yes"}
 
 
 def test_user_changes_jsonl_export(client, scenario, personas):
@@ -424,3 +432,107 @@ def test_day_after_tracking_has_no_note(client, scenario, resource, personas):
 def test_untracked_resource_is_noted(client, scenario, resource, personas):
     page = access_on_day_page(client, personas, resource)
     assert "has not compared Finance reports with Okta yet" in page
+
+
+# --- Future days and access through groups -------------------------------------------------
+
+
+def access_on_day_response(client, personas, resource, day, file_format=None):
+    client.force_login(personas["admin"])
+    params = {"resource": resource.name, "day": day.isoformat()}
+    if file_format is None:
+        return client.get(reverse("audit:access_on_day"), params)
+    return client.get(reverse("audit:access_on_day_export", args=[file_format]), params)
+
+
+def csv_rows(response) -> list[dict]:
+    return list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+
+
+@pytest.mark.parametrize("file_format", [None, "csv"])
+def test_access_on_day_rejects_future_day(client, scenario, resource, personas, file_format):
+    tomorrow = timezone.localdate() + datetime.timedelta(days=1)
+    response = access_on_day_response(client, personas, resource, tomorrow, file_format)
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert f"{tomorrow.isoformat()} is in the future" in page
+    assert f"today is {timezone.localdate().isoformat()}" in page
+
+
+def test_access_on_day_accepts_today(client, scenario, resource, personas):
+    response = access_on_day_response(client, personas, resource, timezone.localdate())
+    assert response.status_code == 200
+    assert "needed for active since before" in response.content.decode()
+
+
+@pytest.fixture
+def app_with_group(make_user):
+    """An app that one user holds through a portal grant and another through a group."""
+    app = Resource.objects.create(
+        kind=Resource.Kind.APP, okta_id="0oagrafana0000000001", name="Grafana"
+    )
+    group = Resource.objects.create(
+        kind=Resource.Kind.GROUP,
+        okta_id="00goncall00000000001",
+        name="On-Call Engineers",
+        group_type=Resource.GroupType.OKTA_GROUP,
+    )
+    AppGroupAssignment.objects.create(app=app, group=group)
+    # Access to another app through the same group must stay out of Grafana's report.
+    other_app = Resource.objects.create(
+        kind=Resource.Kind.APP, okta_id="0oaother000000000002", name="Wiki"
+    )
+    AppGroupAssignment.objects.create(app=other_app, group=group)
+    member = make_user("member")
+    GroupMembership.objects.create(group=group, user=member)
+    holder = make_user("holder")
+    Grant.objects.create(
+        user=holder,
+        resource=app,
+        status=Grant.Status.ACTIVE,
+        starts_at=timezone.now() - datetime.timedelta(days=30),
+        pre_existing=True,
+    )
+    return app
+
+
+def test_access_on_day_lists_groups_today(client, personas, app_with_group):
+    today = timezone.localdate()
+    response = access_on_day_response(client, personas, app_with_group, today, "csv")
+    rows = csv_rows(response)
+    assert [(row["user_login"], row["through_group"]) for row in rows] == [
+        ("holder@example.com", ""),
+        ("member@example.com", "On-Call Engineers"),
+    ]
+    assert {row["through_groups_listed"] for row in rows} == {"yes"}
+
+    page = access_on_day_response(client, personas, app_with_group, today).content.decode()
+    assert "through Okta group assignments is listed as the portal knows it now" in page
+    assert "through group On-Call Engineers" in page
+
+
+def test_access_on_day_matches_current_access(client, personas, app_with_group):
+    today = timezone.localdate()
+    on_day = csv_rows(access_on_day_response(client, personas, app_with_group, today, "csv"))
+    current = csv_rows(client.get(reverse("audit:current_access_export", args=["csv"])))
+    current_for_app = [row for row in current if row["resource_name"] == "Grafana"]
+    assert [(row["user_login"], row["through_group"]) for row in on_day] == [
+        (row["user_login"], row["through_group"]) for row in current_for_app
+    ]
+
+
+def test_access_on_day_past_says_groups_unlisted(client, personas, app_with_group):
+    yesterday = timezone.localdate() - datetime.timedelta(days=1)
+    response = access_on_day_response(client, personas, app_with_group, yesterday, "csv")
+    rows = csv_rows(response)
+    assert [row["user_login"] for row in rows] == ["holder@example.com"]
+    assert [row["through_groups_listed"] for row in rows] == ["no"]
+
+    page = access_on_day_response(client, personas, app_with_group, yesterday).content.decode()
+    assert "through Okta group assignments is not listed" in page
+    assert f"who was in the app&#x27;s groups on {yesterday.isoformat()}" in page
+
+
+def test_group_resource_has_no_group_note(client, scenario, resource, personas):
+    page = access_on_day_page(client, personas, resource)
+    assert "group assignments" not in page
