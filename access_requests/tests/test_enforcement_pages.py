@@ -4,6 +4,7 @@ first, and never the admin site's change form."""
 import pytest
 
 from access_requests.models import Resource
+from access_requests.tests import okta_data
 from access_requests.tests.personas import make_resource, make_user, sign_in
 from access_requests.tests.test_resource_settings import change_url, save_in_admin
 from audit.models import AuditEvent
@@ -48,3 +49,19 @@ def test_drift_page_lists_resources_without_drift(client, portal_admin):
     assert 'id="enforcement"' in page
     assert f'action="/drift/resources/{managed.pk}/enforcement/"' in page
     assert f'action="/drift/resources/{unmanaged.pk}/enforcement/"' not in page
+
+
+@pytest.mark.django_db(transaction=True)
+def test_enforce_preview_warns_of_later_drift(client, okta_settings):
+    admin = make_user("ada.admin", is_admin=True, is_staff=True, is_superuser=True)
+    sign_in(client, admin)
+    resource = okta_data.group_resource(okta_data.okta_groups(okta_settings)[0])
+
+    response = client.post(
+        f"/drift/resources/{resource.pk}/enforcement/", {"enforcement": "enforce"}
+    )
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "acts on Okta as it is when it runs, not on the lists below" in page
+    assert "given access in Okta without a grant after this preview is removed too" in page
