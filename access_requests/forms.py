@@ -160,12 +160,25 @@ class DecisionForm(forms.Form):
         return self.cleaned_data["decision"] == self.APPROVE
 
 
-class StepIdsField(forms.TypedMultipleChoiceField):
-    """Approval step ids: a value that is not a number is invalid, not merely unavailable."""
+# More than an inbox page shows (25 cards), so that a whole page can be approved at once, but
+# few enough that one POST cannot start thousands of approval transactions.
+MAX_BULK_STEPS = 100
+
+
+class StepIdsField(forms.MultipleChoiceField):
+    """Approval step ids as whole numbers, without repeats and in the order sent.
+
+    Which steps the user may decide is checked per step by the view, so that one step that is
+    no longer waiting does not stop the others.
+    """
+
+    def valid_value(self, value) -> bool:
+        # Every whole number is accepted here. The view reports the steps it cannot approve.
+        return True
 
     def validate(self, value):
         for text in value:
-            if not str(text).isdigit():
+            if not str(text).isascii() or not str(text).isdigit():
                 raise forms.ValidationError(
                     "Invalid step id “%(value)s”: a step id is a whole number. Select the "
                     "requests in the list instead.",
@@ -174,21 +187,21 @@ class StepIdsField(forms.TypedMultipleChoiceField):
                 )
         super().validate(value)
 
+    def clean(self, value):
+        texts = super().clean(value)
+        step_ids = list(dict.fromkeys(int(text) for text in texts))
+        if len(step_ids) > MAX_BULK_STEPS:
+            raise forms.ValidationError(
+                "%(count)d requests were selected, but at most %(max)d can be approved at once. "
+                "Select fewer requests.",
+                code="too_many_steps",
+                params={"count": len(step_ids), "max": MAX_BULK_STEPS},
+            )
+        return step_ids
+
 
 class BulkApproveForm(forms.Form):
-    """The steps ticked in the inbox; the view keeps only those waiting for the user."""
+    """The steps ticked in the inbox; the view approves those waiting for the user and reports
+    each of the others."""
 
-    steps = StepIdsField(
-        coerce=int,
-        error_messages={
-            "required": "Select at least one request to approve.",
-            "invalid_choice": (
-                "Approval step %(value)s is not waiting for your decision: it was decided "
-                "already, or it is not yours to decide."
-            ),
-        },
-    )
-
-    def __init__(self, *args, step_ids, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["steps"].choices = [(str(pk), str(pk)) for pk in step_ids]
+    steps = StepIdsField(error_messages={"required": "Select at least one request to approve."})

@@ -127,8 +127,8 @@ MATRIX = {
     inbox: (200, 200, 200, 200, 200, SIGN_IN),
     # Only the approvers of the step find it; nobody else learns that it exists.
     decide: (404, 302, 404, 404, 404, SIGN_IN),
-    # A step that is not waiting for the user is an invalid choice of the bulk form.
-    bulk_approve: (400, 302, 400, 400, 400, SIGN_IN),
+    # A step that is not waiting for the user is reported on the inbox, not approved.
+    bulk_approve: (302, 302, 302, 302, 302, SIGN_IN),
     retry: (403, 403, 403, 302, 403, SIGN_IN),
     # Owners and admins revoke; only the holder gives up or requests an extension.
     revoke_page: (403, 403, 200, 200, 403, SIGN_IN),

@@ -527,6 +527,120 @@ def test_bulk_approve_non_numeric_step(client, cast):
     assert cast.manager_step.status != ApprovalStep.Status.APPROVED
 
 
+def owners_queue(cast, count: int = 2):
+    """Return `count` waiting owner steps of "Repository" requests, owned by the owner and the
+    admin, and the resource."""
+    from access_requests import services
+    from access_requests.tests.personas import make_user
+
+    resource = make_resource("Repository", approval_policy=Resource.ApprovalPolicy.OWNERS)
+    resource.owners.add(cast.owner, cast.admin)
+    steps = []
+    for number in range(count):
+        requester = make_user(f"req.number{number}")
+        access_request, _ = services.submit_request(
+            requester,
+            resource,
+            justification="Code review.",
+            ends_at=timezone.now() + datetime.timedelta(days=7),
+        )
+        steps.append(access_request.steps.get())
+    return steps, resource
+
+
+def test_bulk_approve_skips_decided_step(client, cast):
+    from access_requests import services
+
+    (decided, open_step), _ = owners_queue(cast)
+    services.decide_step(decided, by=cast.admin, approve=True)
+    sign_in(client, cast.owner)
+
+    response = client.post(
+        reverse("access_requests:bulk_approve"),
+        {"steps": [decided.pk, open_step.pk, decided.pk, open_step.pk]},
+        follow=True,
+    )
+
+    content = response.content.decode()
+    assert "You approved 1 request." in content
+    assert content.count(f"Request #{decided.request_id} was already decided") == 1
+    assert "by Ada Admin" in content
+    assert "Approval step" not in content
+    open_step.refresh_from_db()
+    assert open_step.status == ApprovalStep.Status.APPROVED
+
+
+def test_bulk_approve_lists_every_refusal(client, cast):
+    from access_requests import services
+
+    (decided, passed, open_step), _ = owners_queue(cast, count=3)
+    services.decide_step(decided, by=cast.admin, approve=True)
+    AccessRequest.objects.filter(pk=passed.request_id).update(
+        requested_ends_at=timezone.now() - datetime.timedelta(hours=1)
+    )
+    sign_in(client, cast.owner)
+
+    response = client.post(
+        reverse("access_requests:bulk_approve"),
+        {"steps": [decided.pk, passed.pk, open_step.pk, 999999, 999998]},
+        follow=True,
+    )
+
+    content = response.content.decode()
+    assert "You approved 1 request." in content
+    assert f"Request #{decided.request_id} was already decided" in content
+    assert f"Request #{passed.request_id}: This request asked for access until" in content
+    assert content.count("One selected request is not waiting for your decision") == 1
+    open_step.refresh_from_db()
+    assert open_step.status == ApprovalStep.Status.APPROVED
+
+
+def test_bulk_approve_too_many_steps(client, cast):
+    from access_requests.forms import MAX_BULK_STEPS
+
+    sign_in(client, cast.manager)
+
+    response = client.post(
+        reverse("access_requests:bulk_approve"),
+        {"steps": list(range(1, MAX_BULK_STEPS + 2))},
+    )
+
+    assert response.status_code == 400
+    assert f"at most {MAX_BULK_STEPS} can be approved at once" in response.content.decode()
+
+
+def test_moved_step_names_new_approvers(client, cast):
+    from access_requests.services import resource_settings
+    from access_requests.tests.personas import make_user
+
+    (step,), resource = owners_queue(cast, count=1)
+    camille = make_user("camille.new")
+    before = resource_settings.snapshot(resource)
+    resource.owners.set([camille])
+    resource_settings.apply_settings_change(resource, before, by=cast.admin)
+    sign_in(client, cast.owner)
+
+    response = client.post(decide_url(step), {"decision": "approve"})
+
+    assert response.status_code == 403
+    content = response.content.decode()
+    assert (
+        f"Request #{step.request_id}: this request&#x27;s approval moved to Camille New" in content
+    )
+    bulk = client.post(
+        reverse("access_requests:bulk_approve"), {"steps": [step.pk]}, follow=True
+    ).content.decode()
+    assert "approval moved to Camille New" in bulk
+
+
+def test_unrelated_step_still_not_found(client, cast):
+    sign_in(client, cast.outsider)
+
+    response = client.post(decide_url(cast.manager_step), {"decision": "approve"})
+
+    assert response.status_code == 404
+
+
 def test_catalog_intro_matches_listing(client, cast):
     sign_in(client, cast.outsider)
 

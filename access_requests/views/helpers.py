@@ -6,6 +6,7 @@ from django.http import HttpRequest
 from access_requests import group_access
 from access_requests.models import AccessRequest, ApprovalStep, Grant, Resource
 from access_requests.services.requests import held_in_okta
+from audit.models import AuditEvent
 
 
 def page_number(request: HttpRequest) -> int:
@@ -62,3 +63,62 @@ def with_requester_access(steps: QuerySet[ApprovalStep]) -> QuerySet[ApprovalSte
             to_attr="held_grants",
         )
     )
+
+
+def moved_approval_message(user, step_pk: int) -> str | None:
+    """Return where the approval of step `step_pk` went, when `user` was taken off it.
+
+    That happens when the resource's owners change (the `step.reassigned` audit event lists
+    the removed approvers) or when the user approved an earlier step of the same request.
+    Returns None when the user was never an approver of the step.
+    """
+    step = (
+        ApprovalStep.objects.filter(pk=step_pk)
+        .select_related("request__resource")
+        .prefetch_related("approvers")
+        .first()
+    )
+    if step is None:
+        return None
+    request_obj = step.request
+    subject = f"Request #{request_obj.pk}"
+    if user.pk in _approved_earlier_step(step):
+        return (
+            f"{subject}: you approved an earlier step of this request, so another approver "
+            "decides this one."
+        )
+    if not _removed_by_owner_change(user, step):
+        return None
+    if not request_obj.is_open or step.status not in ApprovalStep.OPEN:
+        return (
+            f"{subject}: this request's approval moved to other approvers when the owners of "
+            f"{request_obj.resource.name} changed, and it is no longer waiting: it is "
+            f"{request_obj.get_status_display().lower()}."
+        )
+    names = sorted(approver.get_full_name() or approver.login for approver in step.approvers.all())
+    return (
+        f"{subject}: this request's approval moved to {', '.join(names)} when the owners of "
+        f"{request_obj.resource.name} changed, so you can no longer decide it."
+    )
+
+
+def _approved_earlier_step(step: ApprovalStep) -> set:
+    return set(
+        ApprovalStep.objects.filter(
+            request_id=step.request_id,
+            position__lt=step.position,
+            status=ApprovalStep.Status.APPROVED,
+        )
+        .exclude(decided_by=None)
+        .values_list("decided_by", flat=True)
+    )
+
+
+def _removed_by_owner_change(user, step: ApprovalStep) -> bool:
+    # Few events per step, so the payloads are read here: SQLite has no JSON "contains" lookup.
+    events = AuditEvent.objects.filter(
+        action="step.reassigned",
+        target_type=ApprovalStep._meta.label,
+        target_id=str(step.pk),
+    ).values_list("payload", flat=True)
+    return any(user.okta_id in payload.get("removed_approvers", []) for payload in events)

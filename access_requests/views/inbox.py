@@ -4,14 +4,19 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST, require_safe
 
 from access_requests import errors, selectors, services
 from access_requests.forms import BulkApproveForm, DecisionForm
 from access_requests.models import ApprovalStep
-from access_requests.views.helpers import decidable_steps, page_number, with_requester_access
+from access_requests.views.helpers import (
+    decidable_steps,
+    moved_approval_message,
+    page_number,
+    with_requester_access,
+)
 
 # Each card renders the requester's context and its own form, which makes a page of cards
 # costly. An approver with a long backlog pages through it instead.
@@ -34,7 +39,13 @@ def _render_inbox(request: HttpRequest, bulk_form=None, status: int = 200) -> Ht
 @login_required
 @require_POST
 def decide_step(request: HttpRequest, pk: int) -> HttpResponse:
-    step = get_object_or_404(decidable_steps(request.user), pk=pk)
+    step = decidable_steps(request.user).filter(pk=pk).first()
+    if step is None:
+        # An approver taken off the step by an owner change gets a 403 naming its new approvers.
+        moved = moved_approval_message(request.user, pk)
+        if moved is not None:
+            raise PermissionDenied(moved)
+        raise Http404(f"No approval step {pk} is waiting for you: open your inbox to see yours.")
     form = DecisionForm(request.POST)
     status = 200
     if form.is_valid():
@@ -104,19 +115,45 @@ def _already_decided(step) -> str:
 @login_required
 @require_POST
 def bulk_approve(request: HttpRequest) -> HttpResponse:
-    waiting = {step.pk: step for step in selectors.inbox(request.user)}
-    form = BulkApproveForm(request.POST, step_ids=waiting)
+    form = BulkApproveForm(request.POST)
     if not form.is_valid():
         return _render_inbox(request, bulk_form=form, status=400)
 
-    steps = [waiting[pk] for pk in form.cleaned_data["steps"]]
+    step_ids = form.cleaned_data["steps"]
+    waiting = {step.pk: step for step in selectors.inbox(request.user).filter(pk__in=step_ids)}
+    problems = {pk: _not_waiting_message(request.user, pk) for pk in step_ids if pk not in waiting}
+    steps = [waiting[pk] for pk in step_ids if pk in waiting]
     results = services.bulk_approve(steps, by=request.user, http_request=request)
-    approved = 0
     for result in results:
-        if result.ok:
-            approved += 1
-        else:
-            messages.error(request, f"Request #{result.step.request_id}: {result.error.message}")
+        if not result.ok:
+            problems[result.step.pk] = f"Request #{result.step.request_id}: {result.error.message}"
+
+    approved = sum(1 for result in results if result.ok)
     if approved:
         messages.success(request, f"You approved {approved} request{'s' if approved != 1 else ''}.")
+    # One message per problem, in the order the requests were selected. The same text twice
+    # (two unknown ids, say) is shown once.
+    for message in dict.fromkeys(problems[pk] for pk in step_ids if pk in problems):
+        messages.error(request, message)
     return redirect("access_requests:inbox")
+
+
+def _not_waiting_message(user, step_pk: int) -> str:
+    """Return why step `step_pk`, selected in the inbox, is not waiting for `user`'s decision."""
+    step = decidable_steps(user).filter(pk=step_pk).first()
+    if step is not None:
+        if step.request.requester_id == user.pk:
+            return f"Request #{step.request_id}: you cannot decide on your own request."
+        if step.status == ApprovalStep.Status.QUEUED and step.request.is_open:
+            return (
+                f"Request #{step.request_id}: an earlier approval step is not decided yet, so "
+                "your step is not open. It appears in your inbox when it opens."
+            )
+        return _already_decided(step)
+    moved = moved_approval_message(user, step_pk)
+    if moved is not None:
+        return moved
+    return (
+        "One selected request is not waiting for your decision, so it was not approved. "
+        "Reload the inbox to see the requests that are."
+    )
