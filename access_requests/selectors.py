@@ -5,10 +5,11 @@ issues the same number of queries whatever the number of rows.
 """
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 
 from access_requests import failures, policy
 from access_requests.models import AccessRequest, ApprovalStep, Grant, Resource
+from access_requests.services.offboarding import DEPARTED_STATUSES, offboarding_reason
 
 CATALOG_PAGE_SIZE = 25
 
@@ -20,7 +21,45 @@ def landing_summary(user) -> dict:
         "waiting_for_me": list(inbox(user)),
         # Admins retry failed Okta changes from their home page.
         "failures": failures.open_failures() if user.is_admin else None,
+        **removed_at_departure(user),
     }
+
+
+def removed_at_departure(user) -> dict:
+    """Return the grants and requests that offboarding ended when Okta suspended or
+    deactivated `user`, for their home page after Okta reactivates them.
+
+    Reactivation restores nothing, so each stays listed until the user holds or requests that
+    resource again.
+    """
+    reasons = [offboarding_reason(user, status) for status in DEPARTED_STATUSES]
+    grants = (
+        Grant.objects.filter(user=user, revoke_reason__in=reasons)
+        .exclude(status__in=Grant.HELD)
+        .exclude(_asked_again_since(user, "updated_at"))
+        .select_related("resource")
+        .order_by("-updated_at", "-pk")
+    )
+    requests = (
+        AccessRequest.objects.filter(
+            requester=user, status=AccessRequest.Status.CANCELLED, closed_reason__in=reasons
+        )
+        .exclude(_asked_again_since(user, "decided_at"))
+        .select_related("resource")
+        .order_by("-decided_at", "-pk")
+    )
+    return {"removed_grants": list(grants), "cancelled_requests": list(requests)}
+
+
+def _asked_again_since(user, time_field: str) -> Q:
+    """Match rows whose resource the user requested or was granted after the row's `time_field`."""
+    later_grant = Grant.objects.filter(
+        user=user, resource=OuterRef("resource"), created_at__gt=OuterRef(time_field)
+    )
+    later_request = AccessRequest.objects.filter(
+        requester=user, resource=OuterRef("resource"), created_at__gt=OuterRef(time_field)
+    )
+    return Q(Exists(later_grant)) | Q(Exists(later_request))
 
 
 def my_access(user) -> QuerySet:

@@ -50,9 +50,14 @@ def offboard_departed_users() -> int:
     return len(users)
 
 
+def offboarding_reason(user, status: str) -> str:
+    """Return the reason that offboarding stores on the grants and requests it ends."""
+    return f"{user} is {OktaStatus(status).label.lower()} in Okta."
+
+
 def offboard_user(user) -> dict:
     """Cancel the user's requests, remove their grants, and pass on their approval steps."""
-    reason = f"{user} is {user.get_okta_status_display().lower()} in Okta."
+    reason = offboarding_reason(user, user.okta_status)
     counts = {"requests_cancelled": 0, "grants_revoked": 0, "steps_reassigned": 0}
     pending = AccessRequest.objects.filter(requester=user, status__in=AccessRequest.OPEN)
     for pk in pending.values_list("pk", flat=True):

@@ -129,3 +129,36 @@ def test_step_without_any_approver_cancels_request(db, django_capture_on_commit_
     assert access_request.closed_reason in notice.body
     assert "applying the change" not in notice.body
     assert offboarding.offboard_departed_users() == 0
+
+
+def test_reactivated_user_sees_removed_access(db, client, django_capture_on_commit_callbacks):
+    from access_requests.tests.personas import make_resource, make_user, sign_in, submit
+
+    finn = make_user("finn.larsen")
+    owner = make_user("olivia.owner")
+    vpn = make_resource("VPN Users")
+    figma = make_resource("Figma", approval_policy=Resource.ApprovalPolicy.OWNERS)
+    figma.owners.add(owner)
+    Grant.objects.create(user=finn, resource=vpn, status=Grant.Status.ACTIVE, pre_existing=True)
+    pending = submit(finn, figma)
+    finn.okta_status = OktaStatus.SUSPENDED
+    finn.save(update_fields=["okta_status"])
+    with django_capture_on_commit_callbacks(execute=True):
+        offboarding.offboard_user(finn)
+    finn.okta_status = OktaStatus.ACTIVE
+    finn.save(update_fields=["okta_status"])
+    sign_in(client, finn)
+
+    page = client.get("/").content.decode()
+
+    assert "Access removed when your Okta account was suspended or deactivated" in page
+    assert "Reactivating the account in Okta does not restore any of it." in page
+    assert "VPN Users" in page
+    assert "Access you had before the portal recorded it" in page
+    assert f"request #{pending.pk}</a>, cancelled" in page
+    assert "finn.larsen@example.com is suspended in Okta." in page
+
+    submit(finn, figma)
+    page = client.get("/").content.decode()
+    assert f"request #{pending.pk}</a>, cancelled" not in page
+    assert "VPN Users" in page
