@@ -177,13 +177,23 @@ def request_extension(
 
 def _check_extendable(grant: Grant) -> None:
     # Turning "requestable" off cancels pending extensions too, so a new one is rejected.
+    message = not_extendable_message(grant)
+    if message is not None:
+        raise errors.NotExtendable(message)
+
+
+def not_extendable_message(grant: Grant) -> str | None:
+    """Return why the holder cannot ask to extend `grant` because of its resource, else None.
+
+    The extend page shows it in place of the form, and request_extension rejects with it.
+    """
     reason = grant.resource.not_requestable_reason
     if reason is None:
-        return
+        return None
     message = f"Access to {grant.resource.name} cannot be extended: {reason}"
     if grant.ends_at is not None:
         message += f" Your current access is not changed and ends on {grant.ends_at:%Y-%m-%d}."
-    raise errors.NotExtendable(message)
+    return message
 
 
 def _applied_automatic_extension(

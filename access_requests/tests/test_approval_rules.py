@@ -315,6 +315,41 @@ def test_extension_labelled_and_confirmed(client, cast):
     assert "Current end" in inbox
 
 
+def test_extend_page_without_form_when_not_requestable(client, cast):
+    Resource.objects.filter(pk=cast.active_grant.resource_id).update(requestable=False)
+    url = reverse("access_requests:extend_grant", args=[cast.active_grant.pk])
+    sign_in(client, cast.requester)
+
+    page = client.get(url)
+    submitted = client.post(url, {"days": "10", "justification": "Project runs longer."})
+
+    content = page.content.decode()
+    assert page.status_code == 200
+    assert "Access to Team Calendar cannot be extended" in content
+    assert "not enabled by an admin" in content
+    assert "Ask for the extension" not in content
+    assert submitted.status_code == 409
+    assert "Access to Team Calendar cannot be extended" in submitted.content.decode()
+    assert not AccessRequest.objects.filter(extends_grant=cast.active_grant).exists()
+
+
+def test_pending_request_with_passed_end(client, cast):
+    AccessRequest.objects.filter(pk=cast.access_request.pk).update(
+        requested_ends_at=timezone.now() - datetime.timedelta(minutes=5)
+    )
+    sign_in(client, cast.requester)
+
+    detail = client.get(
+        reverse("access_requests:request_detail", args=[cast.access_request.pk])
+    ).content.decode()
+    listing = client.get(reverse("access_requests:my_requests")).content.decode()
+
+    for content in (detail, listing):
+        assert "its end date has passed" in content
+        assert "Waiting for approval" not in content
+    assert "Cancel this request" in detail
+
+
 def test_extension_errors_shown_once(client, cast):
     sign_in(client, cast.requester)
 

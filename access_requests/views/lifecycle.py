@@ -108,6 +108,14 @@ def extend_grant(request: HttpRequest, pk: int) -> HttpResponse:
         raise PermissionDenied("Only the holder of this access can ask to extend it.")
     form = ExtendForm(request.POST or None)
     status = 200
+    blocked_message = expiry.not_extendable_message(grant)
+    if blocked_message is not None:
+        # The page shows the reason in place of a form that request_extension would reject.
+        # A POST gets the same message with 409.
+        if request.method == "POST":
+            status = 409
+        context = {"grant": grant, "form": None, "blocked_message": blocked_message}
+        return render(request, "access_requests/grant_extend.html", context, status=status)
     if request.method == "POST" and form.is_valid():
         start = max(grant.ends_at or timezone.now(), timezone.now())
         try:

@@ -22,6 +22,13 @@ class Progress:
 
 
 WAITING = Progress("waiting", "Waiting for approval", moving=True)
+# Still pending, because only a denial, a cancel or the request sweep closes it, but no approver
+# can approve it any more.
+END_PASSED = Progress(
+    "end-passed",
+    "Cannot be approved: its end date has passed. Cancel it and ask again with a later end date.",
+    moving=True,
+)
 APPLYING = Progress("applying", "Approved, being applied in Okta", moving=True)
 APPLIED = Progress("applied", "Applied in Okta", moving=False)
 FAILED = Progress("failed", "Failed in Okta", moving=False)
@@ -80,6 +87,10 @@ def progress_of(access_request: AccessRequest) -> Progress:
         and access_request.extends_grant_id is not None
     ):
         return extension_progress(access_request)
+    if access_request.status == AccessRequest.Status.PENDING and (
+        access_request.requested_end_has_passed
+    ):
+        return END_PASSED
     grant = request_grant(access_request)
     if access_request.status == AccessRequest.Status.APPROVED and grant is not None:
         return _BY_GRANT_STATUS[grant.status]
