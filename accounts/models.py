@@ -70,8 +70,8 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_active = models.BooleanField(default=True)
     # Names of the user's Okta groups from the ID token's groups claim at the last sign-in.
     okta_groups = models.JSONField(default=list, blank=True)
-    # IANA name from Okta's profile.timezone (user sync) or the zoneinfo claim (sign-in); only
-    # known names are stored. Custom end dates end at midnight here. Empty = the portal default.
+    # IANA name from Okta's profile.timezone, stored by the user sync only; only known names
+    # are stored. Custom end dates end at midnight here. Empty = the portal default.
     time_zone = models.CharField(max_length=64, blank=True)
     date_joined = models.DateTimeField(default=timezone.now)
     # When the profile fields above were last copied from Okta; null until the first sync.

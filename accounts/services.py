@@ -27,9 +27,9 @@ def profile_from_claims(claims: dict) -> dict:
         "first_name": str(claims.get("given_name") or ""),
         "last_name": str(claims.get("family_name") or ""),
     }
-    # Without the claim the user sync's value stays.
-    if "zoneinfo" in claims:
-        fields["time_zone"] = known_time_zone(claims["zoneinfo"], okta_id=claims["sub"])
+    # The zoneinfo claim is not used: Okta sends "America/Los_Angeles" when the profile has no
+    # timezone, so it cannot tell a real zone from that default. The user sync stores the
+    # profile's timezone for everyone, signed in or not.
     return fields
 
 

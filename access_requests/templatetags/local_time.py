@@ -24,14 +24,20 @@ def _zone_name(context) -> str:
     return requester_time_zone(user)
 
 
+def format_in_zone(
+    value: datetime.datetime, zone_name: str, format_string: str = "j M Y H:i"
+) -> str:
+    """Format `value` in the IANA zone `zone_name`, followed by the zone's name in brackets."""
+    local = timezone.localtime(value, zoneinfo.ZoneInfo(zone_name))
+    return f"{dateformat.format(local, format_string)} ({zone_name})"
+
+
 @register.simple_tag(takes_context=True)
 def local_datetime(context, value: datetime.datetime | None, format_string: str = "j M Y H:i"):
     """Render `value` in the user's time zone, followed by the zone's name in brackets."""
     if value is None:
         return ""
-    zone_name = _zone_name(context)
-    local = timezone.localtime(value, zoneinfo.ZoneInfo(zone_name))
-    return f"{dateformat.format(local, format_string)} ({zone_name})"
+    return format_in_zone(value, _zone_name(context), format_string)
 
 
 @register.simple_tag(takes_context=True)

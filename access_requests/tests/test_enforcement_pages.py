@@ -1,9 +1,11 @@
 """Where an admin switches a resource to enforce: only the drift page, which shows a dry run
 first, and never the admin site's change form."""
 
+import datetime
+
 import pytest
 
-from access_requests.models import Resource
+from access_requests.models import Drift, Resource
 from access_requests.tests import okta_data
 from access_requests.tests.personas import make_resource, make_user, sign_in
 from access_requests.tests.test_resource_settings import change_url, save_in_admin
@@ -65,3 +67,25 @@ def test_enforce_preview_warns_of_later_drift(client, okta_settings):
     assert response.status_code == 200
     assert "acts on Okta as it is when it runs, not on the lists below" in page
     assert "given access in Okta without a grant after this preview is removed too" in page
+
+
+def test_drift_page_names_time_zone(client):
+    admin = make_user("ada.admin", is_admin=True, is_staff=True, is_superuser=True)
+    admin.time_zone = "Asia/Tokyo"
+    admin.save(update_fields=["time_zone"])
+    sign_in(client, admin)
+    resource = make_resource("GitHub Developers")
+    found = datetime.datetime(2026, 12, 4, 23, 30, tzinfo=datetime.UTC)
+    Drift.objects.create(
+        resource=resource,
+        user_okta_id="00udrifter",
+        kind=Drift.Kind.UNAPPROVED,
+        source="event hook",
+        found_at=found,
+        last_seen_at=found,
+    )
+
+    page = client.get("/drift/").content.decode()
+
+    assert "5 Dec 2026 08:30 (Asia/Tokyo), by event hook" in page
+    assert " UTC" not in page

@@ -2,6 +2,7 @@
 approved extension."""
 
 import datetime
+import zoneinfo
 
 import pytest
 from django.utils import timezone
@@ -58,9 +59,13 @@ def test_approved_extension_shows_the_new_end_and_stops_polling(client):
     extension, _ = expiry.request_extension(grant, by=holder, ends_at=new_end, justification="x")
     services.decide_step(extension.steps.get(), by=owner, approve=True)
 
+    holder.time_zone = "Asia/Tokyo"
+    holder.save(update_fields=["time_zone"])
+
     sign_in(client, holder)
     detail = client.get(f"/requests/{extension.pk}/").content.decode()
-    expected = f"Extension applied: access until {new_end:%-d %b %Y %H:%M} UTC"
+    tokyo_end = new_end.astimezone(zoneinfo.ZoneInfo("Asia/Tokyo"))
+    expected = f"Extension applied: access until {tokyo_end:%-d %b %Y %H:%M} (Asia/Tokyo)"
     assert expected in detail
     assert "being applied" not in detail
     poll = client.get(f"/requests/{extension.pk}/status/", HTTP_HX_REQUEST="true")

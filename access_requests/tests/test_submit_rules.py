@@ -17,6 +17,8 @@ from accounts.sync import sync_users
 from portal.okta_api import get_client
 
 FAR_EAST = "Pacific/Kiritimati"  # UTC+14
+# Okta's zoneinfo claim when the profile has no timezone.
+LOS_ANGELES = "America/Los_Angeles"
 
 
 def submit(user, resource, ends_at):
@@ -156,16 +158,28 @@ def test_request_form_shows_portal_maximum(client, settings):
 
 
 @pytest.mark.django_db
-def test_sign_in_stores_a_known_zoneinfo_claim_only(caplog):
+def test_sign_in_ignores_zoneinfo_claim():
     claims = {"sub": "00uzonetest00000001", "preferred_username": "zed@example.com"}
-    user = account_services.update_user_from_claims({**claims, "zoneinfo": FAR_EAST})
+    user = account_services.update_user_from_claims(claims)
+    user.time_zone = FAR_EAST
+    user.save(update_fields=["time_zone"])
+
+    user = account_services.update_user_from_claims({**claims, "zoneinfo": LOS_ANGELES})
     assert user.time_zone == FAR_EAST
 
-    with caplog.at_level(logging.WARNING, logger="accounts.services"):
-        user = account_services.update_user_from_claims({**claims, "zoneinfo": "Mars/Olympus"})
+    user.time_zone = ""
+    user.save(update_fields=["time_zone"])
+    user = account_services.update_user_from_claims({**claims, "zoneinfo": LOS_ANGELES})
     assert user.time_zone == ""
-    assert "unknown time zone 'Mars/Olympus'" in caplog.text
     assert services.requester_time_zone(user) == "UTC"
+
+
+def test_unknown_okta_time_zone_logged(caplog):
+    with caplog.at_level(logging.WARNING, logger="accounts.services"):
+        name = account_services.known_time_zone("Mars/Olympus", okta_id="00uzonetest00000001")
+
+    assert name == ""
+    assert "unknown time zone 'Mars/Olympus'" in caplog.text
 
 
 def okta_user_in(okta_org, login: str, time_zone: str) -> str:

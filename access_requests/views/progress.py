@@ -3,9 +3,9 @@ Okta (or denied, cancelled, expired, failed). The status pages poll while it can
 
 from dataclasses import dataclass
 
-from django.utils import dateformat
-
 from access_requests.models import AccessRequest, Grant
+from access_requests.services.requests import requester_time_zone
+from access_requests.templatetags.local_time import format_in_zone
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,9 @@ def extension_progress(access_request: AccessRequest) -> Progress:
     if extended is None or not extended.is_held:
         return Progress("extended", "Extension applied; the access has since ended", moving=False)
     end = extended.ends_at
-    until = f"until {dateformat.format(end, 'j M Y H:i')} UTC" if end else "with no end date"
+    # The requester's zone, named in the text, because the progress is built without a viewer.
+    zone_name = requester_time_zone(access_request.requester)
+    until = f"until {format_in_zone(end, zone_name)}" if end else "with no end date"
     return Progress("extended", f"Extension applied: access {until}", moving=False)
 
 

@@ -278,3 +278,21 @@ def test_landing_queries_do_not_grow_with_requests(client):
     assert count_queries(client, "/") == few
     html = client.get("/", **HOST).content.decode()
     assert html.count("r7@example.com") + html.count("Group 7") >= 2
+
+
+@pytest.mark.django_db
+def test_profile_time_zone_ignores_sign_in(sign_in, client, settings):
+    from accounts.models import User
+    from accounts.sync import sync_users
+
+    settings.PORTAL_DEFAULT_TIME_ZONE = "Europe/Berlin"
+    sync_users()
+    # The demo profile has no timezone, so Okta's zoneinfo claim is its default Los Angeles.
+    sign_in(oidc.EMPLOYEE)
+
+    html = client.get("/accounts/profile/", **HOST).content.decode()
+
+    assert User.objects.get(login=oidc.EMPLOYEE).time_zone == ""
+    assert "Europe/Berlin" in html
+    assert "America/Los_Angeles" not in html
+    assert "the portal's default time zone, because the portal's last user sync found" in html
