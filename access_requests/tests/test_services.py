@@ -198,7 +198,9 @@ def test_submit_no_end_needs_permission(people, resource):
 
 def test_custom_end_date_is_end_of_day_in_default_zone(people, resource, settings):
     settings.PORTAL_DEFAULT_TIME_ZONE = "America/New_York"
-    day = (timezone.now() + datetime.timedelta(days=30)).date()
+    # Today in New York, which is the day before the UTC date from 00:00 to 05:00 UTC.
+    today = timezone.localtime(timezone.now(), zoneinfo.ZoneInfo("America/New_York")).date()
+    day = today + datetime.timedelta(days=30)
 
     request_obj, _created = submit(people.requester, resource, ends_at=day)
 
