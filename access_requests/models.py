@@ -216,11 +216,19 @@ class AccessRequest(models.Model):
 
         True when the grant has no end, or already ends at or after the end asked for (say after
         an owner renewed it), because approving the extension would then shorten the access.
-        An extension that asks for no end is never overtaken by a grant that has one.
+        An extension that requests no end is never overtaken by a grant that has one.
         """
         if current_end is None:
             return True
         return self.requested_ends_at is not None and self.requested_ends_at <= current_end
+
+    @property
+    def is_overtaken_extension(self) -> bool:
+        """Whether this extends an active grant whose end already reaches the requested end."""
+        grant = self.extends_grant
+        if grant is None or grant.status != Grant.Status.ACTIVE:
+            return False
+        return self.extension_is_overtaken(grant.ends_at)
 
     @property
     def requested_end_has_passed(self) -> bool:

@@ -462,11 +462,13 @@ def test_overtaken_extension_approval_rejected(client, cast):
     Grant.objects.filter(pk=grant.pk).update(ends_at=later_end)
     sign_in(client, cast.manager)
 
+    inbox = client.get(reverse("access_requests:inbox")).content.decode()
     response = client.post(
         reverse("access_requests:decide_step", args=[waiting_step(extension).pk]),
         {"decision": "approve"},
     )
 
+    assert "approving would not extend it" in inbox
     assert response.status_code == 302
     content = client.get(reverse("access_requests:inbox")).content.decode()
     assert "would not make the access last any longer" in content
