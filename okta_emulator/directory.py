@@ -257,6 +257,60 @@ def create_user(store, body, activate, actor, request):
     return user["id"]
 
 
+# Base profile attributes that a user always has, so a partial update cannot clear them.
+REQUIRED_PROFILE_FIELDS = ("login", "firstName", "lastName", "email")
+
+
+def update_user_profile(store, user_id, body, actor, request):
+    """Apply Okta's partial update of a user's profile (POST /api/v1/users/{id}).
+
+    Attributes named in `body["profile"]` change and the others stay. Credentials are not
+    emulated, so a body with `credentials` gets 400 E0000001 naming that field.
+    """
+    if not isinstance(body, dict) or not isinstance(body.get("profile"), dict):
+        raise validation_failed("profile", "The field cannot be left blank.")
+    if "credentials" in body:
+        raise validation_failed("credentials", "The emulator does not support credential updates.")
+    with store.transaction() as db:
+        user = require_user(store, user_id)
+        profile = {**user["profile"], **body["profile"]}
+        missing = [field for field in REQUIRED_PROFILE_FIELDS if not profile.get(field)]
+        if missing:
+            causes = [f"{field}: The field cannot be left blank" for field in missing]
+            raise OktaError(
+                "E0000001",
+                f"{missing[0]}: The field cannot be left blank",
+                causes=causes,
+                summary="Api validation failed: " + ", ".join(missing),
+            )
+        taken = db.execute(
+            "SELECT 1 FROM users WHERE login_lower = ? AND id != ?",
+            (profile["login"].lower(), user["id"]),
+        ).fetchone()
+        if taken:
+            message = "login: An object with this field already exists in the current organization"
+            raise OktaError("E0000001", message, causes=[message])
+        db.execute(
+            "UPDATE users SET profile = ?, login_lower = ?, last_updated = ? WHERE id = ?",
+            (
+                json.dumps(profile, separators=(",", ":")),
+                profile["login"].lower(),
+                clock.now_iso(),
+                user["id"],
+            ),
+        )
+        updated = require_user(store, user["id"])
+        store.record_event(
+            "user.account.update_profile",
+            actor,
+            [user_actor(updated)],
+            "SUCCESS",
+            "Update user profile for Okta",
+            request=request,
+        )
+    return user["id"]
+
+
 def change_status(store, user_id, operation, actor, request):
     """Apply a lifecycle operation and return the user as it was before; 403 E0000038 if not allowed."""
     allowed, new_status, event_type = LIFECYCLE[operation]

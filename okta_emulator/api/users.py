@@ -1,4 +1,4 @@
-"""Users: list/search, get, create, lifecycle, delete and a user's groups."""
+"""Users: list/search, get, create, partial profile update, lifecycle, delete and a user's groups."""
 
 from flask import Blueprint, request
 
@@ -107,6 +107,14 @@ def get_user(user_id):
     if "/" in user_id:
         raise OktaError("E0000007", f"{request.path} (Path)")
     row = directory.find_user_row(runtime().store, user_id)
+    return json_response(directory.render_user_row(row, base_url(), full=True))
+
+
+@blueprint.post("/api/v1/users/<user_id>")
+def update_user(user_id):
+    store = runtime().store
+    directory.update_user_profile(store, user_id, read_json(), current_actor(), request)
+    row = directory.find_user_row(store, user_id)
     return json_response(directory.render_user_row(row, base_url(), full=True))
 
 

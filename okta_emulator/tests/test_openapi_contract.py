@@ -277,6 +277,30 @@ def test_user_writes(management_spec, okta_org):
     )
 
 
+def test_user_profile_update(management_spec, okta_org):
+    created = check(management_spec, okta_org, "POST", "/api/v1/users", NEW_USER, 200)
+    user_id = created.json()["id"]
+    path = f"/api/v1/users/{user_id}"
+
+    updated = check(
+        management_spec, okta_org, "POST", path, {"profile": {"timezone": "Europe/Berlin"}}, 200
+    )
+    profile = updated.json()["profile"]
+    assert profile["timezone"] == "Europe/Berlin"
+    assert profile["firstName"] == "Contract"
+    assert okta_org.request("GET", path).json()["profile"]["timezone"] == "Europe/Berlin"
+
+    check(management_spec, okta_org, "POST", path, {"profile": {"email": None}}, 400)
+    check(
+        management_spec,
+        okta_org,
+        "POST",
+        "/api/v1/users/00unotthere000000000",
+        {"profile": {"timezone": "Europe/Berlin"}},
+        404,
+    )
+
+
 def test_group_reads(management_spec, okta_org):
     for path in (
         "/api/v1/groups",
