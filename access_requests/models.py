@@ -517,7 +517,8 @@ class AppGroupAssignment(models.Model):
 
 
 class GroupMembership(models.Model):
-    """A user's membership of a group that is assigned to an app, as of the last catalog sync.
+    """A user's membership of a group that is assigned to an app, as of the last catalog sync
+    and the event hook's membership events since.
 
     Only groups assigned to an app are listed, and only users with a portal account get a row.
     """
