@@ -1,5 +1,6 @@
 """Approval steps: creating them from the policy and recording decisions under a row lock."""
 
+import functools
 import logging
 from dataclasses import dataclass
 
@@ -17,6 +18,42 @@ Status = ApprovalStep.Status
 
 # The closed_reason that cancel_request stores; approvers are told the requester cancelled.
 CANCELLED_BY_REQUESTER = "Cancelled by the requester."
+
+
+def close_request(request_obj: AccessRequest, status: str, reason: str) -> None:
+    """Close a locked open request with `status` and `reason`, and cancel its open steps."""
+    request_obj.status = status
+    request_obj.closed_reason = reason
+    request_obj.decided_at = timezone.now()
+    request_obj.save(update_fields=["status", "closed_reason", "decided_at"])
+    request_obj.steps.filter(status__in=ApprovalStep.OPEN).update(status=Status.CANCELLED)
+
+
+def cancel_locked_request(
+    request_obj: AccessRequest,
+    reason: str,
+    *,
+    actor,
+    payload: dict | None = None,
+    http_request=None,
+    notify: bool = True,
+) -> None:
+    """Cancel a request locked in the caller's transaction, audit it and tell the requester.
+
+    `notify=False` skips the e-mail, for a requester who cancelled or left. Call it after the
+    transaction's row locks, because it records an audit event.
+    """
+    close_request(request_obj, AccessRequest.Status.CANCELLED, reason)
+    record(
+        "request.cancelled",
+        actor=actor,
+        target=request_obj,
+        access_request=request_obj,
+        payload=payload,
+        http_request=http_request,
+    )
+    if notify:
+        transaction.on_commit(functools.partial(notifications.request_decided, request_obj.pk))
 
 
 @dataclass(frozen=True)
@@ -267,16 +304,10 @@ def _cancel_without_second_approver(
         "the earlier step, and nobody else can approve it. "
     )
     reason += policy.no_approver_message(request_obj.resource, request_obj.requester)
-    request_obj.status = AccessRequest.Status.CANCELLED
-    request_obj.closed_reason = reason
-    request_obj.decided_at = timezone.now()
-    request_obj.save(update_fields=["status", "closed_reason", "decided_at"])
-    request_obj.steps.filter(status__in=ApprovalStep.OPEN).update(status=Status.CANCELLED)
-    record(
-        "request.cancelled",
+    cancel_locked_request(
+        request_obj,
+        reason,
         actor=None,
-        target=request_obj,
-        access_request=request_obj,
         payload={"reason": reason, "position": step.position},
         http_request=http_request,
     )
@@ -285,7 +316,6 @@ def _cancel_without_second_approver(
         request_obj.pk,
         step.pk,
     )
-    transaction.on_commit(lambda: notifications.request_decided(request_obj.pk))
 
 
 def _approve(request_obj: AccessRequest, *, actor, http_request=None) -> None:

@@ -20,7 +20,6 @@ from access_requests import notifications, policy
 from access_requests.models import AccessRequest, ApprovalStep, Grant
 from access_requests.services import approvals, revocation
 from access_requests.services.events import record
-from access_requests.services.requests import _close
 from accounts.models import OktaStatus
 
 logger = logging.getLogger(__name__)
@@ -93,13 +92,8 @@ def cancel_open_request(pk: int, reason: str) -> bool:
         request_obj = AccessRequest.objects.select_for_update(no_key=True).get(pk=pk)
         if not request_obj.is_open:
             return False
-        _close(request_obj, AccessRequest.Status.CANCELLED, reason)
-        record(
-            "request.cancelled",
-            actor=None,
-            target=request_obj,
-            access_request=request_obj,
-            payload={"reason": reason},
+        approvals.cancel_locked_request(
+            request_obj, reason, actor=None, payload={"reason": reason}, notify=False
         )
     return True
 
@@ -195,12 +189,10 @@ def _cancel_without_approver(request_obj: AccessRequest, step: ApprovalStep, dep
     """
     reason = f"Cancelled: {departed}, the last approver of step {step.position}, left. "
     reason += policy.no_approver_message(request_obj.resource, request_obj.requester)
-    _close(request_obj, AccessRequest.Status.CANCELLED, reason)
-    record(
-        "request.cancelled",
+    approvals.cancel_locked_request(
+        request_obj,
+        reason,
         actor=None,
-        target=request_obj,
-        access_request=request_obj,
         payload={
             "reason": reason,
             "removed_approver": departed.okta_id,
@@ -213,4 +205,3 @@ def _cancel_without_approver(request_obj: AccessRequest, step: ApprovalStep, dep
         step.pk,
         departed.pk,
     )
-    transaction.on_commit(lambda: notifications.request_decided(request_obj.pk))

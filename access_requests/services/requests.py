@@ -1,7 +1,6 @@
 """Submitting, cancelling and expiring access requests."""
 
 import datetime
-import functools
 import logging
 import zoneinfo
 
@@ -11,8 +10,8 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from access_requests import errors, group_access, notifications
-from access_requests.models import AccessRequest, ApprovalStep, Grant, Resource
+from access_requests import errors, group_access
+from access_requests.models import AccessRequest, Grant, Resource
 from access_requests.services import approvals
 from access_requests.services.events import record
 from accounts.models import OktaStatus
@@ -144,13 +143,12 @@ def cancel_request(request_obj: AccessRequest, *, by, http_request=None) -> Acce
             raise errors.NotCancellable(
                 f"This request can no longer be cancelled: it is {locked.get_status_display().lower()}."
             )
-        _close(locked, AccessRequest.Status.CANCELLED, approvals.CANCELLED_BY_REQUESTER)
-        record(
-            "request.cancelled",
+        approvals.cancel_locked_request(
+            locked,
+            approvals.CANCELLED_BY_REQUESTER,
             actor=by,
-            target=locked,
-            access_request=locked,
             http_request=http_request,
+            notify=False,
         )
     return locked
 
@@ -172,7 +170,7 @@ def expire_pending_requests(now: datetime.datetime | None = None) -> int:
             if locked is None or not locked.is_open:
                 continue
             reason = f"No decision within {expiry_days()} days."
-            _close(locked, AccessRequest.Status.EXPIRED, reason)
+            approvals.close_request(locked, AccessRequest.Status.EXPIRED, reason)
             record(
                 "request.expired",
                 actor=None,
@@ -220,15 +218,12 @@ def cancel_extensions_of_ended_grants(grant_id: int | None = None) -> int:
                 "extend is ending or has ended. Request it again from the catalog if you still "
                 "need it."
             )
-            _close(locked, AccessRequest.Status.CANCELLED, reason)
-            record(
-                "request.cancelled",
+            approvals.cancel_locked_request(
+                locked,
+                reason,
                 actor=None,
-                target=locked,
-                access_request=locked,
                 payload={"reason": reason, "extends_grant": locked.extends_grant_id},
             )
-            transaction.on_commit(functools.partial(notifications.request_decided, locked.pk))
             cancelled += 1
     if cancelled:
         logger.info("Cancelled %d pending extensions of grants no longer active", cancelled)
@@ -276,15 +271,9 @@ def cancel_overtaken_extensions(grant_id: int | None = None) -> int:
             if not locked.extension_is_overtaken(grant.ends_at):
                 continue
             reason = _overtaken_reason(locked, grant)
-            _close(locked, AccessRequest.Status.CANCELLED, reason)
-            record(
-                "request.cancelled",
-                actor=None,
-                target=locked,
-                access_request=locked,
-                payload={"reason": reason, "extends_grant": grant.pk},
+            approvals.cancel_locked_request(
+                locked, reason, actor=None, payload={"reason": reason, "extends_grant": grant.pk}
             )
-            transaction.on_commit(functools.partial(notifications.request_decided, locked.pk))
             cancelled += 1
     if cancelled:
         logger.info(
@@ -307,16 +296,6 @@ def _overtaken_reason(request_obj: AccessRequest, grant: Grant) -> str:
         f"Cancelled: your access to {request_obj.resource.name} {current}, which is already "
         f"at or past the end this extension asked for ({requested_text}), so it is no longer "
         "needed. Ask for a new extension if you need the access for longer."
-    )
-
-
-def _close(request_obj: AccessRequest, status: str, reason: str) -> None:
-    request_obj.status = status
-    request_obj.closed_reason = reason
-    request_obj.decided_at = timezone.now()
-    request_obj.save(update_fields=["status", "closed_reason", "decided_at"])
-    request_obj.steps.filter(status__in=ApprovalStep.OPEN).update(
-        status=ApprovalStep.Status.CANCELLED
     )
 
 

@@ -17,7 +17,6 @@ from access_requests import notifications, policy
 from access_requests.models import AccessRequest, ApprovalStep, Resource
 from access_requests.services import approvals
 from access_requests.services.events import record
-from access_requests.services.requests import _close
 
 logger = logging.getLogger(__name__)
 
@@ -158,16 +157,9 @@ def _cancel_not_requestable(
     request_obj: AccessRequest, resource: Resource, *, by, http_request=None
 ) -> None:
     reason = cancel_reason_not_requestable(resource)
-    _close(request_obj, AccessRequest.Status.CANCELLED, reason)
-    record(
-        "request.cancelled",
-        actor=by,
-        target=request_obj,
-        access_request=request_obj,
-        payload={"reason": reason},
-        http_request=http_request,
+    approvals.cancel_locked_request(
+        request_obj, reason, actor=by, payload={"reason": reason}, http_request=http_request
     )
-    transaction.on_commit(functools.partial(notifications.request_decided, request_obj.pk))
 
 
 def _replan_owner_steps(
@@ -270,13 +262,8 @@ def _cancel_without_approver(
         "nobody left to approve it. "
     )
     reason += policy.no_approver_message(resource, request_obj.requester)
-    _close(request_obj, AccessRequest.Status.CANCELLED, reason)
-    record(
-        "request.cancelled",
-        actor=by,
-        target=request_obj,
-        access_request=request_obj,
-        payload={"reason": reason, "position": step.position},
+    approvals.cancel_locked_request(
+        request_obj, reason, actor=by, payload={"reason": reason, "position": step.position}
     )
     logger.warning(
         "Cancelled request %s: step %s has no approver after the owners of resource %s changed",
@@ -284,7 +271,6 @@ def _cancel_without_approver(
         step.pk,
         resource.pk,
     )
-    transaction.on_commit(functools.partial(notifications.request_decided, request_obj.pk))
 
 
 def _changed_values(before: SettingsSnapshot, after: SettingsSnapshot, changed: list) -> dict:
