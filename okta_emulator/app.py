@@ -86,7 +86,13 @@ def runtime():
 
 
 def base_url():
-    """Return the org URL as the client sees it, e.g. "http://127.0.0.1:8001"."""
+    """Return the org URL as the client sees it, e.g. "http://127.0.0.1:8001".
+
+    This is `serve --public-url` when set, otherwise the scheme and Host header of the request.
+    """
+    public_url = runtime().settings.public_url
+    if public_url:
+        return public_url
     return request.host_url.rstrip("/")
 
 

@@ -6,6 +6,7 @@ import logging
 import os
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 
 from .settings import DEFAULT_PORT, DEFAULT_STATE, Settings
@@ -18,6 +19,28 @@ def _positive_float(text):
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be a positive number, not {text}")
     return value
+
+
+def _public_url(text):
+    """Check a --public-url value and return it without a trailing slash."""
+    parts = urllib.parse.urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a valid URL: expected an http:// or https:// URL such as "
+            "https://127.0.0.1:8201"
+        )
+    if parts.path.strip("/") or parts.query or parts.fragment:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} must not have a path, query or fragment: Okta's org URL is scheme, "
+            "host and port only, such as https://127.0.0.1:8201"
+        )
+    try:
+        port = parts.port
+    except ValueError:  # not a number, or outside 0 to 65535
+        port = -1
+    if port is not None and not 0 < port < 65536:
+        raise argparse.ArgumentTypeError(f"{text!r} has an invalid port: expected 1 to 65535")
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def build_parser():
@@ -52,6 +75,15 @@ def build_parser():
         default=60.0,
         metavar="SECONDS",
         help="length of a rate-limit window in seconds (default 60, Okta's)",
+    )
+    serve.add_argument(
+        "--public-url",
+        type=_public_url,
+        metavar="URL",
+        help=(
+            "base URL that clients use, such as https://127.0.0.1:8201 behind a TLS terminator. "
+            "The issuer and every URL in responses start with it (default: the request's URL)"
+        ),
     )
     serve.add_argument("--no-hooks", action="store_true", help="do not deliver event hooks")
     serve.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
@@ -191,14 +223,17 @@ def cmd_serve(args):
         rate_limits_enabled=not args.no_rate_limits,
         rate_limit_window_seconds=args.rate_limit_window,
         hook_deliveries_enabled=not args.no_hooks,
+        public_url=args.public_url,
     )
     app = create_app(store, settings)
-    org_url = f"http://{args.host}:{args.port}"
+    org_url = args.public_url or f"http://{args.host}:{args.port}"
     runtime = app.extensions["okta_emulator"]
     runtime.hooks = HookDeliverer(store, settings, runtime.faults, org_url)
     runtime.hooks.start()
     logger.info(
-        "Okta emulator serving %s (state %s, rate limits %s)",
+        "Okta emulator listening on http://%s:%s as %s (state %s, rate limits %s)",
+        args.host,
+        args.port,
         org_url,
         args.state,
         "on" if settings.rate_limits_enabled else "off",

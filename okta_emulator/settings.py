@@ -39,3 +39,7 @@ class Settings:
     hook_retry_delay_seconds: float = 1.0
     hook_batch_size: int = 50
     hook_deliveries_enabled: bool = True
+    # Base URL that clients use, such as "https://127.0.0.1:8201" behind a TLS terminator. Every
+    # URL the emulator names (issuer, discovery, Link headers, _links) starts with it when set.
+    # None means the URL of each request (its Host header and http://).
+    public_url: str | None = None

@@ -6,11 +6,11 @@ import logging
 import secrets
 import threading
 
-from flask import request
 from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
 
 from okta_emulator import clock
+from okta_emulator.app import base_url
 from okta_emulator.oidc import claims as claim_builders
 from okta_emulator.oidc import keys, repository
 from okta_emulator.oidc.models import Client, IssuedToken, SignedInUser
@@ -87,7 +87,7 @@ class OidcProvider:
     # --- issuing ----------------------------------------------------------------------------
 
     def issuer(self) -> str:
-        return f"{request.host_url.rstrip('/')}/oauth2/{AUTHORIZATION_SERVER_ID}"
+        return f"{base_url()}/oauth2/{AUTHORIZATION_SERVER_ID}"
 
     def generate_tokens(
         self, grant_type, client, user=None, scope=None, expires_in=None, include_refresh_token=True
