@@ -8,6 +8,7 @@ import ipaddress
 from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -253,3 +254,95 @@ def default_result_backend(broker_url: str, var_dir: Path) -> str:
         return f"file://{results}"
     # AMQP brokers: results travel back as messages to the caller.
     return "rpc://"
+
+
+# Result backends whose client libraries are installed: Redis, replies over the AMQP broker
+# (rpc://) and files in a shared folder (file:///absolute/path).
+RESULT_BACKEND_SCHEMES = ("redis", "rediss", "rpc", "file")
+
+
+def validate_result_backend(name: str, url: str) -> str:
+    """Check that `url` is a Celery result backend URL the portal supports; return it."""
+    parts = urlsplit(url)
+    if parts.scheme == "file":
+        valid = parts.path.startswith("/") and not parts.netloc
+    elif parts.scheme in ("redis", "rediss"):
+        valid = bool(parts.netloc)
+    else:
+        valid = parts.scheme in RESULT_BACKEND_SCHEMES
+    if not valid:
+        raise ImproperlyConfigured(
+            f"{name} is {redact_password(url)!r}, which is not a supported result backend URL: "
+            "expected redis://HOST:6379/DB, rediss://..., rpc:// (with an AMQP broker) or "
+            "file:///absolute/folder. Leave it unset to use the broker's default."
+        )
+    return url
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def validate_log_level(name: str, value: str) -> str:
+    """Return `value` in upper case if it names a standard logging level."""
+    level = value.strip().upper()
+    if level not in LOG_LEVELS:
+        raise ImproperlyConfigured(
+            f"{name} is {value!r}, which is not a valid log level: "
+            f"expected one of {', '.join(LOG_LEVELS)}."
+        )
+    return level
+
+
+def validate_time_zone(name: str, value: str) -> str:
+    """Check that `value` is an IANA time zone name, such as Europe/Berlin; return it."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as error:
+        raise ImproperlyConfigured(
+            f"{name} is {value!r}, which is not a known time zone: expected an IANA time zone "
+            "name such as UTC, Europe/Berlin or America/New_York."
+        ) from error
+    return value
+
+
+# Schemes that deliver mail over SMTP, and the explicit ways to not send mail at all.
+SMTP_EMAIL_SCHEMES = ("smtp", "smtps", "smtp+tls", "smtp+ssl")
+NO_DELIVERY_EMAIL_SCHEMES = ("consolemail", "dummymail")
+EMAIL_URL_EXPECTED = (
+    "smtp+tls://USER:PASSWORD@HOST:587 to send mail (or smtp+ssl://...:465, smtp://...:25), "
+    "or, to send no mail, consolemail:// (print each e-mail to standard output) or dummymail:// "
+    "(discard it)"
+)
+
+
+def email_settings(name: str, url: str) -> dict:
+    """Return Django's EMAIL_* settings for an e-mail URL such as smtp+tls://USER:PW@HOST:587.
+
+    The SMTP schemes need a host. A port, where given, must be from 1 to 65535.
+    """
+    parts = urlsplit(url)
+    redacted_url = redact_password(url)
+    if parts.scheme not in (*SMTP_EMAIL_SCHEMES, *NO_DELIVERY_EMAIL_SCHEMES):
+        raise ImproperlyConfigured(
+            f"{name} is {redacted_url!r}, which has an unsupported scheme: "
+            f"expected {EMAIL_URL_EXPECTED}."
+        )
+    try:
+        port = parts.port
+    except ValueError:
+        port = 0
+    # urlsplit returns no port for "HOST:" and raises for a non-numeric one, so look for the
+    # colon itself. The part after "]" skips the colons of an IPv6 address.
+    host_and_port = parts.netloc.rpartition("@")[2]
+    port_given = ":" in host_and_port.rpartition("]")[2]
+    if port_given and not port:
+        raise ImproperlyConfigured(
+            f"{name} is {redacted_url!r}, which has an invalid port: expected a number from 1 "
+            "to 65535, such as 587 for smtp+tls:// or 465 for smtp+ssl://."
+        )
+    if parts.scheme in SMTP_EMAIL_SCHEMES and not parts.hostname:
+        raise ImproperlyConfigured(
+            f"{name} is {redacted_url!r}, which names no mail server: "
+            f"expected {EMAIL_URL_EXPECTED}."
+        )
+    return environ.Env.email_url_config(url)

@@ -17,10 +17,10 @@ import sys
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
-from environ import Env
 from pythonjsonlogger.core import RESERVED_ATTRS
 
 from portal.config import (
+    EMAIL_URL_EXPECTED,
     EMBEDDED_BROKER_URL,
     NETWORK_BROKER_SCHEMES,
     Config,
@@ -28,7 +28,11 @@ from portal.config import (
     cache_settings,
     database_settings,
     default_result_backend,
+    email_settings,
+    validate_log_level,
+    validate_result_backend,
     validate_secret_key,
+    validate_time_zone,
     validate_url,
 )
 
@@ -188,9 +192,11 @@ _broker = broker_settings(_broker_url, VAR_DIR)
 CELERY_BROKER_URL = _broker["broker_url"]
 CELERY_BROKER_TRANSPORT_OPTIONS = _broker["broker_transport_options"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_RESULT_BACKEND = config.raw("CELERY_RESULT_BACKEND", secret=True) or default_result_backend(
-    _broker_url, VAR_DIR
-)
+_result_backend_url = config.raw("CELERY_RESULT_BACKEND", secret=True)
+if _result_backend_url:
+    CELERY_RESULT_BACKEND = validate_result_backend("CELERY_RESULT_BACKEND", _result_backend_url)
+else:
+    CELERY_RESULT_BACKEND = default_result_backend(_broker_url, VAR_DIR)
 CELERY_RESULT_EXPIRES = 24 * 3600
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
@@ -337,7 +343,9 @@ PORTAL_ADMIN_GROUP = config.optional("PORTAL_ADMIN_GROUP", "Portal Admins")
 # Pending requests without a decision expire after this many days.
 PORTAL_REQUEST_EXPIRY_DAYS = config.integer("PORTAL_REQUEST_EXPIRY_DAYS", default=14, minimum=1)
 # Custom end dates are the end of that day in the requester's Okta time zone, or in this one.
-PORTAL_DEFAULT_TIME_ZONE = config.optional("PORTAL_DEFAULT_TIME_ZONE", "UTC")
+PORTAL_DEFAULT_TIME_ZONE = validate_time_zone(
+    "PORTAL_DEFAULT_TIME_ZONE", config.optional("PORTAL_DEFAULT_TIME_ZONE", "UTC")
+)
 # Longest access, in days, that a grant with an end date may have. A resource's own maximum can
 # only lower it, and access with no end date is a separate per-resource choice.
 PORTAL_MAX_GRANT_DAYS = config.integer("PORTAL_MAX_GRANT_DAYS", default=365, minimum=1)
@@ -404,11 +412,15 @@ WHITENOISE_AUTOREFRESH = PORTAL_ENV == "development"
 
 # --- E-mail -------------------------------------------------------------------------------------
 
-_email_url = config.raw("EMAIL_URL", secret=True)
+# Production requires EMAIL_URL, so that an operator either names a mail server or opts out
+# with consolemail:// or dummymail://. Development and tests print e-mail to the console.
+_email_url = config.required(
+    "EMAIL_URL", development_default="", expected=EMAIL_URL_EXPECTED, secret=True
+)
 if _email_url:
     # Sets EMAIL_BACKEND, EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD and the
     # TLS/SSL flags from one URL such as smtp+tls://USER:PASSWORD@HOST:587.
-    globals().update(Env.email_url_config(_email_url))
+    globals().update(email_settings("EMAIL_URL", _email_url))
 else:
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 DEFAULT_FROM_EMAIL = config.optional("DEFAULT_FROM_EMAIL", "access-portal@localhost")
@@ -447,7 +459,9 @@ X_FRAME_OPTIONS = "DENY"
 
 # --- Logging ------------------------------------------------------------------------------------
 
-LOG_LEVEL = config.optional("LOG_LEVEL", "WARNING" if PORTAL_ENV == "test" else "INFO").upper()
+LOG_LEVEL = validate_log_level(
+    "LOG_LEVEL", config.optional("LOG_LEVEL", "WARNING" if PORTAL_ENV == "test" else "INFO")
+)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

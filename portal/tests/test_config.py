@@ -11,7 +11,11 @@ from portal.config import (
     cache_settings,
     database_settings,
     default_result_backend,
+    email_settings,
+    validate_log_level,
+    validate_result_backend,
     validate_secret_key,
+    validate_time_zone,
     validate_url,
 )
 
@@ -293,3 +297,131 @@ def test_validate_url_error_hides_password():
 
     assert "hunter2" not in str(raised.value)
     assert "filesystm://user:***@host/0" in str(raised.value)
+
+
+def test_email_url_smtp_tls_parsed():
+    email = email_settings("EMAIL_URL", "smtp+tls://portal:pw@mail.example.com:587")
+
+    assert email["EMAIL_BACKEND"] == "django.core.mail.backends.smtp.EmailBackend"
+    assert email["EMAIL_HOST"] == "mail.example.com"
+    assert email["EMAIL_PORT"] == 587
+    assert email["EMAIL_USE_TLS"] is True
+
+
+@pytest.mark.parametrize(
+    ("url", "backend"),
+    [
+        ("consolemail://", "django.core.mail.backends.console.EmailBackend"),
+        ("dummymail://", "django.core.mail.backends.dummy.EmailBackend"),
+    ],
+)
+def test_email_url_opt_out_schemes(url, backend):
+    assert email_settings("EMAIL_URL", url)["EMAIL_BACKEND"] == backend
+
+
+def test_email_url_ipv6_host_with_port():
+    assert email_settings("EMAIL_URL", "smtp://[::1]:25")["EMAIL_PORT"] == 25
+
+
+@pytest.mark.parametrize(
+    "url", ["smtp+starttls://mail.example.com", "https://mail.example.com", "mail.example.com"]
+)
+def test_email_url_unsupported_scheme_rejected(url):
+    with pytest.raises(ImproperlyConfigured) as raised:
+        email_settings("EMAIL_URL", url)
+
+    message = str(raised.value)
+    assert f"EMAIL_URL is {url!r}" in message
+    assert "unsupported scheme" in message
+    assert "smtp+tls://" in message
+    assert "consolemail://" in message
+
+
+@pytest.mark.parametrize("port", ["abc", "0", "70000", ""])
+def test_email_url_invalid_port_rejected(port):
+    with pytest.raises(ImproperlyConfigured) as raised:
+        email_settings("EMAIL_URL", f"smtp+tls://mail.example.com:{port}")
+
+    message = str(raised.value)
+    assert "EMAIL_URL" in message
+    assert "invalid port" in message
+    assert "1 to 65535" in message
+
+
+def test_email_url_without_host_rejected():
+    with pytest.raises(ImproperlyConfigured, match="EMAIL_URL .* names no mail server"):
+        email_settings("EMAIL_URL", "smtp+tls://")
+
+
+def test_email_url_error_hides_password():
+    with pytest.raises(ImproperlyConfigured) as raised:
+        email_settings("EMAIL_URL", "smtp+tls://portal:hunter2@mail.example.com:x")
+
+    assert "hunter2" not in str(raised.value)
+
+
+def test_log_level_normalised_to_upper_case():
+    assert validate_log_level("LOG_LEVEL", " warning ") == "WARNING"
+
+
+def test_log_level_invalid_lists_allowed_values():
+    with pytest.raises(ImproperlyConfigured) as raised:
+        validate_log_level("LOG_LEVEL", "verbose")
+
+    message = str(raised.value)
+    assert "LOG_LEVEL is 'verbose'" in message
+    assert "DEBUG, INFO, WARNING, ERROR, CRITICAL" in message
+
+
+def test_time_zone_valid_name_accepted():
+    assert validate_time_zone("PORTAL_DEFAULT_TIME_ZONE", "Europe/Berlin") == "Europe/Berlin"
+
+
+@pytest.mark.parametrize("value", ["Europe/Atlantis", "CEST", "../etc/passwd", "+02:00"])
+def test_time_zone_unknown_rejected(value):
+    with pytest.raises(ImproperlyConfigured) as raised:
+        validate_time_zone("PORTAL_DEFAULT_TIME_ZONE", value)
+
+    message = str(raised.value)
+    assert f"PORTAL_DEFAULT_TIME_ZONE is {value!r}" in message
+    assert "IANA time zone" in message
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis://127.0.0.1:6379/1",
+        "rediss://cache.example.com:6380/1",
+        "rpc://",
+        "file:///srv/results",
+    ],
+)
+def test_result_backend_supported_accepted(url):
+    assert validate_result_backend("CELERY_RESULT_BACKEND", url) == url
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "mongodb://127.0.0.1:27017/results",
+        "db+postgresql://portal@127.0.0.1/portal",
+        "redis://",
+        "file://relative/folder",
+        "127.0.0.1:6379",
+    ],
+)
+def test_result_backend_unsupported_rejected(url):
+    with pytest.raises(ImproperlyConfigured) as raised:
+        validate_result_backend("CELERY_RESULT_BACKEND", url)
+
+    message = str(raised.value)
+    assert f"CELERY_RESULT_BACKEND is {url!r}" in message
+    assert "redis://" in message
+    assert "rpc://" in message
+
+
+def test_result_backend_error_hides_password():
+    with pytest.raises(ImproperlyConfigured) as raised:
+        validate_result_backend("CELERY_RESULT_BACKEND", "mongodb://portal:hunter2@127.0.0.1/r")
+
+    assert "hunter2" not in str(raised.value)

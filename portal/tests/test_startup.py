@@ -24,6 +24,7 @@ PRODUCTION_VARIABLES = {
     "OIDC_RP_CLIENT_ID": "0oaproductiontest",
     "OIDC_RP_CLIENT_SECRET": "production-test-client-secret",
     "PORTAL_URL": "https://portal.example.com",
+    "EMAIL_URL": "smtp+tls://portal:pw@127.0.0.1:587",
 }
 
 # Variables from the developer's shell that would change what these cases test.
@@ -35,6 +36,8 @@ OVERRIDDEN = (
     "CELERY_RESULT_BACKEND",
     "EMAIL_URL",
     "PORTAL_TRUSTED_PROXIES",
+    "LOG_LEVEL",
+    "PORTAL_DEFAULT_TIME_ZONE",
     *PRODUCTION_VARIABLES,
 )
 
@@ -79,6 +82,7 @@ def test_production_deploy_check_is_clean():
         "OIDC_RP_CLIENT_ID",
         "OIDC_RP_CLIENT_SECRET",
         "PORTAL_URL",
+        "EMAIL_URL",
     ],
 )
 def test_production_missing_setting_stops_startup(name):
@@ -208,3 +212,58 @@ def test_production_portal_url_must_be_https():
     assert result.returncode != 0
     assert "PORTAL_URL" in result.stderr
     assert "https://" in result.stderr
+
+
+def test_production_missing_email_url_names_opt_out():
+    result = run_manage("check", **without("EMAIL_URL"))
+
+    assert result.returncode != 0
+    assert "EMAIL_URL is missing" in result.stderr
+    assert "smtp+tls://" in result.stderr
+    assert "consolemail://" in result.stderr
+    assert "dummymail://" in result.stderr
+
+
+@pytest.mark.parametrize("email_url", ["consolemail://", "dummymail://"])
+def test_production_email_opt_out_starts(email_url):
+    variables = {**PRODUCTION_VARIABLES, "EMAIL_URL": email_url}
+
+    result = run_manage("check", "--deploy", "--fail-level", "WARNING", **variables)
+
+    assert result.returncode == 0, result.stderr
+
+
+def test_development_email_defaults_to_console():
+    printed = print_setting("EMAIL_BACKEND", PORTAL_ENV="development")
+
+    assert printed == "django.core.mail.backends.console.EmailBackend"
+
+
+def test_production_email_url_read_from_environment():
+    assert print_setting("EMAIL_PORT", **PRODUCTION_VARIABLES) == "587"
+    assert print_setting("EMAIL_USE_TLS", **PRODUCTION_VARIABLES) == "True"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected_message"),
+    [
+        ("EMAIL_URL", "smtp+starttls://mail.example.com:587", "has an unsupported scheme"),
+        ("EMAIL_URL", "smtp+tls://mail.example.com:abc", "has an invalid port"),
+        ("LOG_LEVEL", "verbose", "not a valid log level"),
+        ("PORTAL_DEFAULT_TIME_ZONE", "Europe/Atlantis", "not a known time zone"),
+        ("CELERY_RESULT_BACKEND", "mongodb://127.0.0.1:27017/results", "not a supported"),
+    ],
+)
+def test_invalid_setting_stops_startup(name, value, expected_message):
+    result = run_manage("check", **{**PRODUCTION_VARIABLES, name: value})
+
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert f"{name} is " in result.stderr
+    assert expected_message in result.stderr
+
+
+def test_log_level_lower_case_accepted():
+    variables = {**PRODUCTION_VARIABLES, "LOG_LEVEL": "debug"}
+
+    assert print_setting("LOG_LEVEL", **variables) == "DEBUG"
