@@ -135,44 +135,40 @@ def replace_group_access(
     an app) lose their rows. Members the portal has no user row for are skipped.
     """
     resource_pks = dict(Resource.objects.values_list("okta_id", "pk"))
-    listed_app_pks = {resource_pks[app_id] for app_id in app_group_ids if app_id in resource_pks}
-    expected_assignments = {
-        (resource_pks[app_id], resource_pks[group_id])
-        for app_id, group_ids in app_group_ids.items()
-        for group_id in group_ids
-        if app_id in resource_pks and group_id in resource_pks
-    }
-    assignments_added = _replace_pairs(
-        AppGroupAssignment.objects.filter(app_id__in=listed_app_pks),
-        expected_assignments,
-        ("app_id", "group_id"),
-        now,
-    )
-    AppGroupAssignment.objects.exclude(app_id__in=listed_app_pks).delete()
-
     user_pks = dict(get_user_model().objects.values_list("okta_id", "pk"))
-    listed_group_pks = {
-        resource_pks[group_id] for group_id in member_ids if group_id in resource_pks
-    }
-    expected_memberships = {
-        (resource_pks[group_id], user_pks[user_id])
-        for group_id, user_ids in member_ids.items()
-        for user_id in user_ids
-        if group_id in resource_pks and user_id in user_pks
-    }
-    memberships_added = _replace_pairs(
-        GroupMembership.objects.filter(group_id__in=listed_group_pks),
-        expected_memberships,
-        ("group_id", "user_id"),
-        now,
+    assignments, assignments_added = _replace_listing(
+        AppGroupAssignment, app_group_ids, resource_pks, resource_pks, ("app_id", "group_id"), now
     )
-    GroupMembership.objects.exclude(group_id__in=listed_group_pks).delete()
+    memberships, memberships_added = _replace_listing(
+        GroupMembership, member_ids, resource_pks, user_pks, ("group_id", "user_id"), now
+    )
     return {
-        "app_group_assignments": len(expected_assignments),
+        "app_group_assignments": assignments,
         "app_group_assignments_added": assignments_added,
-        "group_memberships": len(expected_memberships),
+        "group_memberships": memberships,
         "group_memberships_added": memberships_added,
     }
+
+
+def _replace_listing(model, listing: dict, owner_pks: dict, member_pks: dict, fields, now):
+    """Make `model`'s rows match `listing` (an Okta id to the Okta ids listed under it).
+
+    Owners that were not listed lose all their rows, and ids without a portal row are skipped.
+    Returns the number of listed pairs and how many of them were added.
+    """
+    owner_field, _member_field = fields
+    listed_owners = {owner_pks[okta_id] for okta_id in listing if okta_id in owner_pks}
+    expected = {
+        (owner_pks[owner_id], member_pks[member_id])
+        for owner_id, member_ids in listing.items()
+        for member_id in member_ids
+        if owner_id in owner_pks and member_id in member_pks
+    }
+    added = _replace_pairs(
+        model.objects.filter(**{f"{owner_field}__in": listed_owners}), expected, fields, now
+    )
+    model.objects.exclude(**{f"{owner_field}__in": listed_owners}).delete()
+    return len(expected), added
 
 
 def _replace_pairs(queryset, expected: set[tuple[int, int]], fields: tuple[str, str], now) -> int:
