@@ -230,6 +230,23 @@ def _earlier_deciders(step: ApprovalStep) -> set:
     )
 
 
+def skip_step(step: ApprovalStep, request_obj: AccessRequest, *, actor, reason: str) -> None:
+    """Skip an open step, and open the next queued one when the skipped step was waiting."""
+    was_waiting = step.status == Status.WAITING
+    step.status = Status.SKIPPED
+    step.save(update_fields=["status"])
+    record(
+        "step.skipped",
+        actor=actor,
+        target=step,
+        access_request=request_obj,
+        payload={"reason": reason, "position": step.position},
+    )
+    if was_waiting:
+        next_step = request_obj.steps.filter(status=Status.QUEUED).order_by("position").first()
+        _open(next_step)
+
+
 def _open(step: ApprovalStep, *, http_request=None) -> None:
     step.status = Status.WAITING
     step.save(update_fields=["status"])

@@ -132,28 +132,9 @@ def _pass_on(step_id: int, departed) -> bool:
     same_kind_later = later.filter(kind=planned.kind).order_by("position").first()
     if same_kind_later is not None:
         # Those approvers decide in a later step anyway: skip this one.
-        was_waiting = step.status == ApprovalStep.Status.WAITING
-        step.status = ApprovalStep.Status.SKIPPED
-        step.save(update_fields=["status"])
-        record(
-            "step.skipped",
-            actor=None,
-            target=step,
-            access_request=request_obj,
-            payload={"reason": f"Its only approver {departed} left.", "position": step.position},
+        approvals.skip_step(
+            step, request_obj, actor=None, reason=f"Its only approver {departed} left."
         )
-        if was_waiting:
-            next_step = later.order_by("position").first()
-            next_step.status = ApprovalStep.Status.WAITING
-            next_step.save(update_fields=["status"])
-            record(
-                "step.waiting",
-                actor=None,
-                target=next_step,
-                access_request=request_obj,
-                payload={"position": next_step.position, "kind": next_step.kind},
-            )
-            transaction.on_commit(lambda: notifications.step_waiting(next_step.pk))
         return True
 
     if not planned.approvers:

@@ -232,24 +232,12 @@ def _reassign(request_obj, resource, step: ApprovalStep, planned, *, by) -> bool
 
 
 def _skip(request_obj, resource, step: ApprovalStep, *, by) -> None:
-    was_waiting = step.status == ApprovalStep.Status.WAITING
-    step.status = ApprovalStep.Status.SKIPPED
-    step.save(update_fields=["status"])
-    record(
-        "step.skipped",
+    approvals.skip_step(
+        step,
+        request_obj,
         actor=by,
-        target=step,
-        access_request=request_obj,
-        payload={
-            "reason": f"The owners of {resource.name} changed, and a later step asks them.",
-            "position": step.position,
-        },
+        reason=f"The owners of {resource.name} changed, and a later step asks them.",
     )
-    if was_waiting:
-        next_step = (
-            request_obj.steps.filter(status=ApprovalStep.Status.QUEUED).order_by("position").first()
-        )
-        approvals._open(next_step)
 
 
 def _cancel_without_approver(
