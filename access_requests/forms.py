@@ -98,7 +98,7 @@ class RequestAccessForm(forms.Form):
     def clean(self) -> dict:
         cleaned = super().clean()
         if cleaned.get("duration") != CUSTOM_END:
-            # A date left in the field counts only with "Until a date", as its help text says.
+            # A date left in the field counts only with "Until a date", as its help text states.
             self.errors.pop("end_date", None)
             cleaned["end_date"] = None
         elif not cleaned.get("end_date") and "end_date" not in self.errors:

@@ -212,9 +212,9 @@ class AccessRequest(models.Model):
         return self.end_if_approved_at(timezone.now())
 
     def extension_is_overtaken(self, current_end: datetime.datetime | None) -> bool:
-        """Whether this extension would not move `current_end`, the extended grant's end, later.
+        """Return whether approving this extension would not move the grant's end later.
 
-        True when the grant has no end, or already ends at or after the end asked for (say after
+        `current_end` is the extended grant's end. True when the grant has no end, or already ends at or after the end asked for (say after
         an owner renewed it), because approving the extension would then shorten the access.
         An extension that requests no end is never overtaken by a grant that has one.
         """

@@ -36,7 +36,7 @@ class PlannedStep:
 def is_usable_approver(user, requester, exclude=frozenset()) -> bool:
     """Return whether `user` can approve a request of `requester`.
 
-    `exclude` holds the primary keys of users who may not approve this step, such as those who
+    `exclude` contains the primary keys of users who may not approve this step, such as those who
     approved an earlier step of the same request.
     """
     return (

@@ -36,7 +36,7 @@ def removed_at_departure(user) -> dict:
     grants = (
         Grant.objects.filter(user=user, revoke_reason__in=reasons)
         .exclude(status__in=Grant.HELD)
-        .exclude(_asked_again_since(user, "updated_at"))
+        .exclude(_requested_again_since(user, "updated_at"))
         .select_related("resource")
         .order_by("-updated_at", "-pk")
     )
@@ -44,14 +44,14 @@ def removed_at_departure(user) -> dict:
         AccessRequest.objects.filter(
             requester=user, status=AccessRequest.Status.CANCELLED, closed_reason__in=reasons
         )
-        .exclude(_asked_again_since(user, "decided_at"))
+        .exclude(_requested_again_since(user, "decided_at"))
         .select_related("resource")
         .order_by("-decided_at", "-pk")
     )
     return {"removed_grants": list(grants), "cancelled_requests": list(requests)}
 
 
-def _asked_again_since(user, time_field: str) -> Q:
+def _requested_again_since(user, time_field: str) -> Q:
     """Match rows whose resource the user requested or was granted after the row's `time_field`."""
     later_grant = Grant.objects.filter(
         user=user, resource=OuterRef("resource"), created_at__gt=OuterRef(time_field)

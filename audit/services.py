@@ -124,8 +124,8 @@ def _share_users(*users) -> None:
 
     PostgreSQL checks the event's user references when the transaction commits, with the
     chain lock still taken. A check that waited there for a row that another writer locked FOR
-    UPDATE would deadlock once that writer waited for the chain. Waiting here, before the chain
-    lock, cannot deadlock.
+    UPDATE would deadlock once that writer waited for the chain. A wait here comes before the
+    chain lock, so it cannot close a cycle through that lock.
     """
     if connection.vendor != "postgresql":
         return

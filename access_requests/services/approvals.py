@@ -16,7 +16,7 @@ logger = logging.getLogger(__name__)
 
 Status = ApprovalStep.Status
 
-# The closed_reason that cancel_request stores; approvers are told the requester cancelled.
+# The closed_reason that cancel_request stores; approvers are shown that the requester cancelled.
 CANCELLED_BY_REQUESTER = "Cancelled by the requester."
 
 
